@@ -1,0 +1,277 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Exit, Stream } from "effect"
+import fc from "fast-check"
+import * as PktLine from "../../src/framing/PktLine.ts"
+import { bytes, text, rechunk, splitPoints } from "../support/bytes.ts"
+
+const decodeAll = (input: ReadonlyArray<Uint8Array>) =>
+  Stream.runCollect(PktLine.decodePackets(Stream.fromIterable(input)))
+
+const readMessage = (input: ReadonlyArray<Uint8Array>) => PktLine.readMessage(Stream.fromIterable(input))
+
+const readText = (wire: string) => Effect.map(readMessage([bytes(wire)]), text)
+
+const failureOf = <A>(effect: Effect.Effect<A, PktLine.PktLineError>) =>
+  Effect.flatMap(Effect.exit(effect), (exit) =>
+    Exit.isFailure(exit) ? Effect.flip(exit) : Effect.die(new Error(`expected a failure, got ${String(exit.value)}`)))
+
+const encodeToBytes = (messages: ReadonlyArray<ReadonlyArray<Uint8Array>>) =>
+  Effect.map(
+    Stream.runCollect(
+      Stream.fromIterable(messages).pipe(
+        Stream.flatMap((chunks) => PktLine.encodeMessage(Stream.fromIterable(chunks)))
+      )
+    ),
+    PktLine.concat
+  )
+
+describe("pkt-line framing facts", () => {
+  it.effect("a data packet's length counts its 4 header bytes: ping is 0008ping", () =>
+    Effect.gen(function*() {
+      const wire = yield* encodeToBytes([[bytes("ping")]])
+      assert.strictEqual(text(wire), "0008ping0000")
+    }))
+
+  it.effect("writers emit lowercase hex", () =>
+    Effect.sync(() => {
+      const framed = PktLine.concat(PktLine.frame(new Uint8Array(0xfa - 4)))
+      assert.strictEqual(text(framed.subarray(0, 4)), "00fa")
+    }))
+
+  it.effect("readers accept upper-case hex", () =>
+    Effect.map(readText("000Cpingpong0000"), (message) => assert.strictEqual(message, "pingpong")))
+
+  it.effect("readers accept lower-case hex", () =>
+    Effect.map(readText("000cpingpong0000"), (message) => assert.strictEqual(message, "pingpong")))
+
+  it.effect("fff0, the largest packet, is accepted", () =>
+    Effect.gen(function*() {
+      const payload = "q".repeat(PktLine.MAX_PAYLOAD_SIZE)
+      const message = yield* readText(`fff0${payload}0000`)
+      assert.strictEqual(message.length, 65516)
+    }))
+
+  it.effect("fff1 is rejected as too long, reported by its payload length as Git does", () =>
+    Effect.gen(function*() {
+      const error = yield* failureOf(readMessage([bytes("fff1")]))
+      assert.strictEqual(error.reason, "BadLength")
+      assert.strictEqual(error.length, 65517)
+      assert.strictEqual(error.message, "protocol error: bad line length 65517")
+    }))
+
+  it.effect("0003 is rejected", () =>
+    Effect.gen(function*() {
+      const error = yield* failureOf(readMessage([bytes("0003")]))
+      assert.strictEqual(error.reason, "BadLength")
+      assert.strictEqual(error.message, "protocol error: bad line length 3")
+    }))
+
+  it.effect("a non-hex character in the header is rejected", () =>
+    Effect.gen(function*() {
+      const error = yield* failureOf(readMessage([bytes("zzzzping0000")]))
+      assert.strictEqual(error.reason, "BadLengthCharacter")
+      assert.strictEqual(error.message, "protocol error: bad line length character: zzzz")
+    }))
+
+  it.effect("0000, 0001 and 0002 decode to flush, delimiter and response-end", () =>
+    Effect.gen(function*() {
+      const packets = yield* decodeAll([bytes("000000010002")])
+      assert.deepStrictEqual(packets.map((p) => p._tag), ["Flush", "Delimiter", "ResponseEnd"])
+    }))
+
+  it.effect("a message longer than 65516 bytes is split into full packets and a shorter last one", () =>
+    Effect.gen(function*() {
+      const message = new Uint8Array(65516 * 2 + 10).fill(0x61)
+      const wire = yield* encodeToBytes([[message]])
+      const packets = yield* decodeAll([wire])
+      assert.deepStrictEqual(
+        packets.map((p) => p._tag === "Data" ? p.payload.length : p._tag),
+        [65516, 65516, 10, "Flush"]
+      )
+      assert.strictEqual(text(wire.subarray(0, 4)), "fff0")
+    }))
+
+  it.effect("a zero-length chunk writes nothing", () =>
+    Effect.gen(function*() {
+      assert.strictEqual(PktLine.frame(new Uint8Array(0)).length, 0)
+      const wire = yield* encodeToBytes([[new Uint8Array(0), bytes("a"), new Uint8Array(0)]])
+      assert.strictEqual(text(wire), "0005a0000")
+    }))
+
+  it.effect("a flush ends a message", () => Effect.map(readText("0008ping0000"), (m) => assert.strictEqual(m, "ping")))
+
+  it.effect("a delimiter ends a message", () =>
+    Effect.map(readText("0008ping0001"), (m) => assert.strictEqual(m, "ping")))
+
+  it.effect("a response-end packet ends a message", () =>
+    Effect.map(readText("0008ping0002"), (m) => assert.strictEqual(m, "ping")))
+
+  it.effect("an empty data packet 0004 ends a message", () =>
+    Effect.map(readText("0008ping0004"), (m) => assert.strictEqual(m, "ping")))
+
+  it.effect("a message may be empty: a bare flush", () => Effect.map(readText("0000"), (m) => assert.strictEqual(m, "")))
+
+  it.effect("payloads of several packets are appended into one message", () =>
+    Effect.map(readText("0006pi0006ng0000"), (m) => assert.strictEqual(m, "ping")))
+
+  it.effect("bytes after the terminating flush are ignored, even malformed ones", () =>
+    Effect.map(readText("0008ping0000garbage"), (m) => assert.strictEqual(m, "ping")))
+
+  it.effect("end of input in the middle of a header is an error", () =>
+    Effect.gen(function*() {
+      const error = yield* failureOf(readMessage([bytes("0008ping00")]))
+      assert.strictEqual(error.reason, "UnexpectedEnd")
+      assert.strictEqual(error.within, "header")
+    }))
+
+  it.effect("end of input in the middle of a payload is an error", () =>
+    Effect.gen(function*() {
+      const error = yield* failureOf(readMessage([bytes("0008pi")]))
+      assert.strictEqual(error.reason, "UnexpectedEnd")
+      assert.strictEqual(error.within, "payload")
+    }))
+
+  it.effect("end of input between packets, before the flush, is an error, not a short message", () =>
+    Effect.gen(function*() {
+      const error = yield* failureOf(readMessage([bytes("0008ping")]))
+      assert.strictEqual(error.reason, "UnexpectedEnd")
+      assert.strictEqual(error.within, "message")
+    }))
+
+  it.effect("empty input is an incomplete message", () =>
+    Effect.gen(function*() {
+      const error = yield* failureOf(readMessage([]))
+      assert.strictEqual(error.reason, "UnexpectedEnd")
+    }))
+
+  it.effect("the packet stream may end cleanly between packets", () =>
+    Effect.map(decodeAll([bytes("0008ping")]), (packets) => assert.strictEqual(packets.length, 1)))
+
+  it.effect("packets decoded before a malformed header are delivered before the error", () =>
+    Effect.gen(function*() {
+      const seen: Array<string> = []
+      const exit = yield* PktLine.decodePackets(Stream.make(bytes("0008pingzzzz"))).pipe(
+        Stream.runForEach((p) => Effect.sync(() => seen.push(p._tag))),
+        Effect.exit
+      )
+      assert.deepStrictEqual(seen, ["Data"])
+      assert.isTrue(Exit.isFailure(exit))
+    }))
+
+  it.effect("a packet inside one input piece is a view of it, not a copy", () =>
+    Effect.gen(function*() {
+      const input = bytes("0008ping0000")
+      const [first] = yield* decodeAll([input])
+      assert.strictEqual(first!._tag, "Data")
+      if (first!._tag === "Data") assert.strictEqual(first!.payload.buffer, input.buffer)
+    }))
+
+  it.effect("the message decoder stops reading its input at the end of the message", () =>
+    Effect.gen(function*() {
+      let pulled = 0
+      const input = Stream.fromIterable([bytes("0008ping"), bytes("0000"), bytes("0008more")]).pipe(
+        Stream.tap(() => Effect.sync(() => pulled++))
+      )
+      const message = yield* PktLine.readMessage(Stream.rechunk(input, 1))
+      assert.strictEqual(text(message), "ping")
+      assert.strictEqual(pulled, 2)
+    }))
+
+  it.effect("encodePackets writes each packet kind", () =>
+    Effect.gen(function*() {
+      const wire = yield* Stream.runCollect(PktLine.encodePackets(Stream.make(
+        PktLine.data(bytes("ab")),
+        PktLine.delimiter,
+        PktLine.data(new Uint8Array(0)),
+        PktLine.responseEnd,
+        PktLine.flush
+      )))
+      assert.strictEqual(text(PktLine.concat(wire)), "0006ab000100020000")
+    }))
+
+  it.effect("encodeMessageBytes gives the same bytes as the streaming encoder", () =>
+    Effect.gen(function*() {
+      const message = new Uint8Array(200_000).map((_, i) => i & 255)
+      const streamed = yield* encodeToBytes([[message]])
+      assert.deepStrictEqual(PktLine.encodeMessageBytes(message), streamed)
+    }))
+})
+
+describe("pkt-line properties", () => {
+  const message = fc.array(fc.uint8Array({ maxLength: 70_000 }), { maxLength: 4 })
+  const smallMessage = fc.array(fc.uint8Array({ maxLength: 300 }), { maxLength: 6 })
+
+  it("decoding re-chunked encoded messages gives back the messages", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.oneof(smallMessage, message), { minLength: 1, maxLength: 4 }), splitPoints, async (messages, cuts) => {
+        const wire = await Effect.runPromise(encodeToBytes(messages))
+        const packets = await Effect.runPromise(decodeAll(rechunk(wire, cuts)))
+        // Rebuild the messages from the packets: payloads up to each flush.
+        const decoded: Array<Uint8Array> = []
+        let current: Array<Uint8Array> = []
+        for (const packet of packets) {
+          if (packet._tag === "Data") current.push(packet.payload)
+          else {
+            decoded.push(PktLine.concat(current))
+            current = []
+          }
+        }
+        assert.strictEqual(current.length, 0)
+        assert.deepStrictEqual(decoded.map((m) => Buffer.from(m)), messages.map((m) => Buffer.from(PktLine.concat(m))))
+      }),
+      { numRuns: 150 }
+    )
+  })
+
+  it("readMessage over any re-chunking gives the first message and ignores what follows", async () => {
+    await fc.assert(
+      fc.asyncProperty(smallMessage, fc.uint8Array({ maxLength: 50 }), splitPoints, async (chunks, trailing, cuts) => {
+        const wire = PktLine.concat([await Effect.runPromise(encodeToBytes([chunks])), trailing])
+        const decoded = await Effect.runPromise(readMessage(rechunk(wire, cuts)))
+        assert.deepStrictEqual(Buffer.from(decoded), Buffer.from(PktLine.concat(chunks)))
+      }),
+      { numRuns: 300 }
+    )
+  })
+
+  it("every packet written is at most 65520 bytes and no data packet is empty", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.uint8Array({ maxLength: 200_000 }), { maxLength: 5 }), async (chunks) => {
+        const wire = await Effect.runPromise(encodeToBytes([chunks]))
+        let at = 0
+        let sawFlush = false
+        while (at < wire.length) {
+          const length = parseInt(text(wire.subarray(at, at + 4)), 16)
+          assert.isAtMost(length, PktLine.MAX_PACKET_SIZE)
+          if (length === 0) {
+            sawFlush = true
+            at += 4
+            continue
+          }
+          assert.isAtLeast(length, 5)
+          at += length
+        }
+        assert.strictEqual(at, wire.length)
+        assert.isTrue(sawFlush)
+      }),
+      { numRuns: 100 }
+    )
+  })
+
+  it("decoding arbitrary bytes gives packets or a typed error, never a defect", async () => {
+    const hexish = fc.uint8Array({ maxLength: 200 }).map((b) => b.map((x) => "0123456789abcdefABCDEFzg"[x % 24]!.charCodeAt(0)))
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(fc.uint8Array({ maxLength: 200 }), hexish), splitPoints, async (input, cuts) => {
+        const pieces = rechunk(input, cuts)
+        for (const effect of [decodeAll(pieces), readMessage(pieces)] as const) {
+          const exit = await Effect.runPromise(Effect.exit(effect as Effect.Effect<unknown, PktLine.PktLineError>))
+          if (Exit.isFailure(exit)) {
+            const error = await Effect.runPromise(Effect.flip(exit))
+            assert.instanceOf(error, PktLine.PktLineError)
+          }
+        }
+      }),
+      { numRuns: 500 }
+    )
+  })
+})

@@ -1,0 +1,244 @@
+/**
+ * The client side of Simple IPC: probing a path, connecting with Git's
+ * retry rules, and sending one request per connection.
+ *
+ * @since 0.1.0
+ */
+import { Context, Duration, Effect, Layer, Schedule, Schema, Scope, Stream } from "effect"
+import * as fs from "node:fs"
+import * as PktLine from "../framing/PktLine.ts"
+import * as Connection from "../transport/Connection.ts"
+import type * as SocketPath from "../transport/SocketPath.ts"
+
+/**
+ * What is at a socket path, as Git's `ipc_get_active_state` answers it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ActiveState = "Listening" | "NotListening" | "InvalidPath" | "PathNotFound" | "OtherError"
+
+/**
+ * A connection could not be made. `state` is the answer Git would give
+ * (never `Listening`); `errno` the last system error, where there was one.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ConnectError extends Schema.TaggedError<ConnectError>()("ConnectError", {
+  path: Schema.String,
+  state: Schema.Literals(["NotListening", "InvalidPath", "PathNotFound", "OtherError"]),
+  errno: Schema.optional(Schema.String),
+  detail: Schema.optional(Schema.String)
+}) {
+  override get message(): string {
+    switch (this.state) {
+      case "NotListening":
+        return `no server listening at '${this.path}'`
+      case "PathNotFound":
+        return `path not found '${this.path}'`
+      case "InvalidPath":
+        return `invalid pipe/socket name '${this.path}'${this.detail ? `: ${this.detail}` : ""}`
+      case "OtherError":
+        return `other error for '${this.path}'${this.detail ? `: ${this.detail}` : ""}`
+    }
+  }
+}
+
+/**
+ * The ways a request can fail once connected: the connection broke
+ * (`SocketError`), or the response was malformed or ended before its flush
+ * (`PktLineError`, reason `UnexpectedEnd`).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type RequestError = Connection.SocketError | PktLine.PktLineError
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface ConnectOptions {
+  /** Retry while the server is busy or not accepting (ECONNREFUSED, a full backlog). */
+  readonly waitIfBusy?: boolean | undefined
+  /** Retry while the socket does not exist yet (a server that is starting). */
+  readonly waitIfNotFound?: boolean | undefined
+  /** Interval between attempts. Default 50 ms. */
+  readonly retryInterval?: Duration.Input | undefined
+  /** Total time allowed for attempts. Default 1 s. */
+  readonly retryFor?: Duration.Input | undefined
+}
+
+/** Errnos that mean "a socket is there but nobody accepts right now". */
+const BUSY = new Set(["ECONNREFUSED", "ETIMEDOUT", "EAGAIN"])
+
+const classify = (path: string, error: Connection.SocketError | SocketPath.SocketPathError): ConnectError => {
+  if (error._tag === "SocketPathError") {
+    return error.reason === "NameTooLong"
+      ? new ConnectError({ path, state: "InvalidPath", errno: "ENAMETOOLONG", detail: error.message })
+      : error.errno === "ENOENT" || error.errno === "ENOTDIR"
+      ? new ConnectError({ path, state: "PathNotFound", errno: error.errno })
+      : new ConnectError({ path, state: "OtherError", ...(error.errno ? { errno: error.errno } : {}), detail: error.message })
+  }
+  const errno = error.errno ?? "EIO"
+  if (errno === "ENOENT") return new ConnectError({ path, state: "PathNotFound", errno })
+  if (BUSY.has(errno)) return new ConnectError({ path, state: "NotListening", errno })
+  return new ConnectError({ path, state: "OtherError", errno, detail: error.reason })
+}
+
+/**
+ * Connects to the server at `path`, following Git's rules: a missing socket
+ * is `PathNotFound` and a socket nobody accepts on is `NotListening`, unless
+ * the options say to wait for it; then the attempt is repeated every 50 ms
+ * for up to 1 s, after which the answer is `NotListening`. Any other error
+ * fails at once.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const connect = (
+  path: string,
+  options?: ConnectOptions
+): Effect.Effect<Connection.Connection, ConnectError, Scope.Scope> => {
+  const interval = options?.retryInterval ?? Duration.millis(50)
+  const total = options?.retryFor ?? Duration.seconds(1)
+  const retryable = (error: ConnectError) =>
+    (error.state === "NotListening" && options?.waitIfBusy === true) ||
+    (error.state === "PathNotFound" && options?.waitIfNotFound === true)
+  const attempt = Effect.mapError(Connection.connect(path), (error) => classify(path, error))
+  if (options?.waitIfBusy !== true && options?.waitIfNotFound !== true) return attempt
+  return attempt.pipe(
+    Effect.retry({
+      schedule: Schedule.spaced(interval).pipe(Schedule.upTo({ duration: total })),
+      while: retryable
+    }),
+    // Git answers "not listening" when time runs out, whatever the last attempt said.
+    Effect.mapError((error) => retryable(error) ? new ConnectError({ path, state: "NotListening", ...(error.errno ? { errno: error.errno } : {}) }) : error)
+  )
+}
+
+/**
+ * What is at `path`: `lstat` first (a missing path is `NotListening`, as
+ * Git answers; something that is not a socket is `InvalidPath`), then one
+ * connection attempt without waiting, closed at once without sending
+ * anything.
+ *
+ * @since 0.1.0
+ * @category probing
+ */
+export const activeState = (path: string): Effect.Effect<ActiveState> =>
+  Effect.suspend(() => {
+    if (process.platform !== "win32") {
+      let stats: fs.Stats
+      try {
+        stats = fs.lstatSync(path)
+      } catch (error) {
+        const errno = (error as NodeJS.ErrnoException).code
+        return Effect.succeed<ActiveState>(errno === "ENOENT" || errno === "ENOTDIR" ? "NotListening" : "InvalidPath")
+      }
+      if (!stats.isSocket()) return Effect.succeed<ActiveState>("InvalidPath")
+    }
+    return Effect.scoped(connect(path)).pipe(
+      Effect.as<ActiveState>("Listening"),
+      Effect.catch((error) => Effect.succeed<ActiveState>(error.state))
+    )
+  })
+
+/**
+ * Sends `request` on a connection and collects the response. The response
+ * may be empty (a bare flush). A response that ends before its flush, or is
+ * malformed, fails: a short response is never passed off as a whole one.
+ *
+ * @since 0.1.0
+ * @category requests
+ */
+export const sendCommand = (
+  connection: Connection.Connection,
+  request: Uint8Array | string
+): Effect.Effect<Uint8Array, RequestError> =>
+  Effect.andThen(Connection.writeMessage(connection, toBytes(request)), Connection.readMessage(connection))
+
+/**
+ * Sends `request` on a connection and streams the response's payload
+ * chunks as they arrive, for responses too large to hold.
+ *
+ * @since 0.1.0
+ * @category requests
+ */
+export const sendCommandStream = (
+  connection: Connection.Connection,
+  request: Uint8Array | string
+): Stream.Stream<Uint8Array, RequestError> =>
+  Stream.concat(
+    Stream.fromEffectDrain(Connection.writeMessage(connection, toBytes(request))),
+    Connection.messageStream(connection)
+  )
+
+/**
+ * One round trip: connect (see {@link connect}), send, read the whole
+ * response, close.
+ *
+ * @since 0.1.0
+ * @category requests
+ */
+export const request = (
+  path: string,
+  request: Uint8Array | string,
+  options?: ConnectOptions
+): Effect.Effect<Uint8Array, ConnectError | RequestError> =>
+  Effect.scoped(Effect.flatMap(connect(path, options), (connection) => sendCommand(connection, request)))
+
+/**
+ * One round trip whose response is a stream: the connection stays open
+ * while the stream is read and closes when it ends or is interrupted.
+ *
+ * @since 0.1.0
+ * @category requests
+ */
+export const requestStream = (
+  path: string,
+  request: Uint8Array | string,
+  options?: ConnectOptions
+): Stream.Stream<Uint8Array, ConnectError | RequestError> =>
+  Stream.unwrap(Effect.map(connect(path, options), (connection) => sendCommandStream(connection, request)))
+
+const encoder = new TextEncoder()
+
+const toBytes = (data: Uint8Array | string): Uint8Array => typeof data === "string" ? encoder.encode(data) : data
+
+/**
+ * A client bound to one server path, as a service.
+ *
+ * @since 0.1.0
+ * @category services
+ */
+export class IpcClient extends Context.Service<IpcClient, {
+  readonly path: string
+  readonly activeState: Effect.Effect<ActiveState>
+  readonly request: (request: Uint8Array | string) => Effect.Effect<Uint8Array, ConnectError | RequestError>
+  readonly requestStream: (request: Uint8Array | string) => Stream.Stream<Uint8Array, ConnectError | RequestError>
+}>()("effect-simple-ipc/IpcClient") {}
+
+/**
+ * Builds the {@link IpcClient} service for the server at `path`.
+ *
+ * @since 0.1.0
+ * @category services
+ */
+export const makeService = (path: string, options?: ConnectOptions): IpcClient["Service"] =>
+  IpcClient.of({
+    path,
+    activeState: activeState(path),
+    request: (bytes) => request(path, bytes, options),
+    requestStream: (bytes) => requestStream(path, bytes, options)
+  })
+
+/**
+ * A layer providing {@link IpcClient} for the server at `path`.
+ *
+ * @since 0.1.0
+ * @category services
+ */
+export const layer = (path: string, options?: ConnectOptions): Layer.Layer<IpcClient> =>
+  Layer.succeed(IpcClient, makeService(path, options))

@@ -1,0 +1,254 @@
+/**
+ * The server side of Simple IPC: a pool of workers serving one request per
+ * connection, with Git's lifecycle (asynchronous stop, await, run) built as
+ * fibers in the server's scope.
+ *
+ * @since 0.1.0
+ */
+import { Cause, Context, Deferred, Duration, Effect, Fiber, Layer, Pull, Queue, Scope, Stream } from "effect"
+import type * as net from "node:net"
+import * as PktLine from "../framing/PktLine.ts"
+import * as Connection from "../transport/Connection.ts"
+import * as Listener from "../transport/Listener.ts"
+import type * as Lockfile from "../transport/Lockfile.ts"
+import type * as SocketPath from "../transport/SocketPath.ts"
+
+/**
+ * What a handler returns to ask the server to shut down after this
+ * response.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const Quit = "quit" as const
+
+/**
+ * Sends part of the response at once, as one or more data packets; an empty
+ * chunk sends nothing. Waits while the client is slow to read.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Reply = (chunk: Uint8Array | string) => Effect.Effect<void, Connection.SocketError>
+
+/**
+ * The application: called once per well-formed request with the request's
+ * bytes and a {@link Reply} it may call any number of times (zero
+ * included). When it returns, the server ends the response with a flush and
+ * closes the connection. Returning {@link Quit} then stops the server.
+ *
+ * A handler that fails or dies ends its own connection without a flush (the
+ * client sees an incomplete response, not a short one); the error is logged
+ * and the server goes on.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Handler<E = never, R = never> = (
+  request: Uint8Array,
+  reply: Reply
+) => Effect.Effect<void | typeof Quit, E, R>
+
+/**
+ * A handler from a function that answers each request with a stream of
+ * response chunks; each chunk goes to the wire as it is produced.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const streamHandler = <E, R>(
+  f: (request: Uint8Array) => Stream.Stream<Uint8Array, E, R>
+): Handler<E | Connection.SocketError, R> =>
+(request, reply) => Stream.runForEach(f(request), reply)
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options extends Listener.Options {
+  /** How many requests are served at once (Git's `nr_threads`). Default 5, at least 1. */
+  readonly threads?: number | undefined
+  /** Accepted connections waiting for a worker; a connection beyond it is closed at once. Default `threads × 100`. */
+  readonly queueCapacity?: number | undefined
+  /** How long a stop lets in-flight responses run before interrupting them. Default 30 s. */
+  readonly gracePeriod?: Duration.Input | undefined
+}
+
+/**
+ * A running server.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Server {
+  readonly path: string
+  /**
+   * Asks the server to stop: it stops accepting, closes queued connections
+   * no worker has started, and lets in-flight responses finish. Returns at
+   * once; callable from a handler, another fiber or a signal handler.
+   */
+  readonly stop: Effect.Effect<void>
+  /** Waits until the server has stopped and every worker has finished. */
+  readonly join: Effect.Effect<void>
+}
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type StartError = Listener.ListenError | Lockfile.LockError | SocketPath.SocketPathError
+
+const encoder = new TextEncoder()
+
+/**
+ * Starts a server at `path` (see {@link Listener.make} for the startup
+ * protocol) for the life of the scope. Closing the scope stops the server
+ * gracefully and waits for it.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = <E, R>(
+  path: string,
+  handler: Handler<E, R>,
+  options?: Options
+): Effect.Effect<Server, StartError, Scope.Scope | R> =>
+  Effect.gen(function*() {
+    const listener = yield* Listener.make(path, options)
+    const threads = Math.max(1, Math.floor(options?.threads ?? 5))
+    const fifo = yield* Queue.bounded<net.Socket, Cause.Done>(Math.max(1, options?.queueCapacity ?? threads * 100))
+    const stopRequested = yield* Deferred.make<void>()
+    const finished = yield* Deferred.make<void>()
+    const stop = Effect.asVoid(Deferred.succeed(stopRequested, undefined))
+    const serve = serveConnection(path, handler, stop, Deferred.await(stopRequested))
+
+    const accept = yield* listener.accepted.pipe(
+      Stream.runForEach((socket) =>
+        Effect.sync(() => {
+          // A full queue means the server is overloaded: refusing at once
+          // lets the client fail fast instead of waiting in line forever.
+          if (!Queue.offerUnsafe(fifo, socket)) socket.destroy()
+        })
+      ),
+      Effect.forkScoped
+    )
+    const workers = yield* Effect.forEach(
+      Array.from({ length: threads }),
+      () => Effect.forkScoped(Pull.catchDone(Effect.forever(Effect.flatMap(Queue.take(fifo), serve)), () => Effect.void)),
+      { concurrency: "unbounded" }
+    )
+
+    // The stop sequence: on request, or as soon as the socket is stolen (a
+    // stolen server can never receive another client).
+    yield* Effect.forkScoped(Effect.gen(function*() {
+      yield* Effect.raceFirst(
+        Deferred.await(stopRequested),
+        Effect.tap(listener.stolen, () => Effect.logWarning(`socket '${path}' was removed or replaced; stopping`))
+      )
+      yield* listener.close
+      yield* Fiber.interrupt(accept)
+      for (const socket of yield* Queue.clear(fifo)) socket.destroy()
+      yield* Queue.end(fifo)
+      yield* Fiber.awaitAll(workers)
+      yield* listener.remove
+      yield* Deferred.succeed(finished, undefined)
+    }))
+
+    const join = Deferred.await(finished)
+    // Registered last, so it runs first when the scope closes: a graceful
+    // stop before the fibers above are interrupted.
+    const grace = options?.gracePeriod ?? Duration.seconds(30)
+    yield* Effect.addFinalizer(() =>
+      Effect.andThen(stop, Effect.timeoutOption(join, grace)).pipe(
+        Effect.andThen(Fiber.interruptAll(workers))
+      )
+    )
+    return { path, stop, join } satisfies Server
+  })
+
+/**
+ * Starts a server and runs it until it stops (a handler answered
+ * {@link Quit}, {@link Server.stop} was called, or its socket was stolen).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const run = <E, R>(
+  path: string,
+  handler: Handler<E, R>,
+  options?: Options
+): Effect.Effect<void, StartError, R> => Effect.scoped(Effect.flatMap(make(path, handler, options), (server) => server.join))
+
+const STOPPED = Symbol("stopped")
+
+/**
+ * Serves one accepted connection. Never fails: whatever goes wrong ends this
+ * connection only.
+ */
+const serveConnection = <E, R>(
+  path: string,
+  handler: Handler<E, R>,
+  stop: Effect.Effect<void>,
+  stopRequested: Effect.Effect<void>
+) =>
+(socket: net.Socket): Effect.Effect<void, never, R> =>
+  Effect.scoped(Effect.gen(function*() {
+    const connection = yield* Connection.fromSocket(socket, path)
+    // Wait for the client to start sending. A client that hangs up first is
+    // a probe (an "is anyone listening?" check) and is dropped quietly, as is
+    // any client that has not started by the time a stop is requested.
+    const first = yield* Effect.raceFirst(
+      Pull.catchDone(connection.read, () => Effect.succeed(STOPPED)),
+      Effect.as(stopRequested, STOPPED)
+    )
+    if (first === STOPPED) return
+    const request = yield* PktLine.readMessage(
+      Stream.concat(Stream.fromIterable(first), Connection.stream(connection))
+    )
+    const reply: Reply = (chunk) => {
+      const bytes = typeof chunk === "string" ? encoder.encode(chunk) : chunk
+      return bytes.length === 0 ? Effect.void : connection.write(PktLine.frame(bytes))
+    }
+    const result = yield* handler(request, reply)
+    yield* connection.write([PktLine.flushBytes])
+    yield* connection.end
+    if (result === Quit) yield* stop
+  })).pipe(
+    Effect.catchCause((cause) =>
+      Cause.hasInterruptsOnly(cause)
+        ? Effect.failCause(cause as Cause.Cause<never>)
+        : isConnectionProblem(cause)
+        ? Effect.logDebug("connection dropped", cause)
+        : Effect.logError("request handler failed; connection closed", cause)
+    ),
+    Effect.annotateLogs({ socket: path })
+  )
+
+/** Malformed requests and clients that went away are routine, not errors of the application. */
+const isConnectionProblem = (cause: Cause.Cause<unknown>): boolean =>
+  cause.reasons.every((reason) =>
+    reason._tag === "Fail" &&
+    (reason.error instanceof PktLine.PktLineError || reason.error instanceof Connection.SocketError)
+  )
+
+/**
+ * A running server, as a service.
+ *
+ * @since 0.1.0
+ * @category services
+ */
+export class IpcServer extends Context.Service<IpcServer, Server>()("effect-simple-ipc/IpcServer") {}
+
+/**
+ * A layer that runs a server for as long as the layer lives. Use
+ * `Layer.launch` to run a daemon; read {@link IpcServer} to stop or await
+ * it.
+ *
+ * @since 0.1.0
+ * @category services
+ */
+export const layer = <E, R>(
+  path: string,
+  handler: Handler<E, R>,
+  options?: Options
+): Layer.Layer<IpcServer, StartError, R> => Layer.effect(IpcServer, make(path, handler, options))

@@ -1,0 +1,267 @@
+/**
+ * One Unix-domain-socket connection as a scoped Effect resource: a pull-based
+ * reader with back-pressure, writes that wait for the socket to drain, and a
+ * half-close that waits until everything written has left the process.
+ *
+ * @since 0.1.0
+ */
+import { Cause, Effect, Exit, Schema, Scope, Stream } from "effect"
+import type * as Arr from "effect/Array"
+import * as net from "node:net"
+import * as PktLine from "../framing/PktLine.ts"
+import * as SocketPath from "./SocketPath.ts"
+
+/**
+ * A socket operation failed: the peer went away while we wrote (`EPIPE`,
+ * `ECONNRESET`), the connection was closed, or the system refused.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class SocketError extends Schema.TaggedError<SocketError>()("SocketError", {
+  path: Schema.String,
+  operation: Schema.Literals(["connect", "read", "write", "listen"]),
+  errno: Schema.optional(Schema.String),
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `${this.operation} on '${this.path}' failed: ${this.reason}${this.errno ? ` (${this.errno})` : ""}`
+  }
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Connection {
+  /** The socket path this connection belongs to, for error messages. */
+  readonly path: string
+  /** The underlying socket. */
+  readonly socket: net.Socket
+  /**
+   * The bytes the peer sends, in the pieces they arrive in. Reading is
+   * pull-based: the socket is paused while unread data piles up.
+   */
+  readonly read: Effect.Effect<ReadonlyArray<Uint8Array>, SocketError | Cause.Done>
+  /** Writes buffers in order, as one batch; waits while the socket is full. */
+  readonly write: (chunks: ReadonlyArray<Uint8Array>) => Effect.Effect<void, SocketError>
+  /** Half-closes our side once everything written has been handed to the kernel. */
+  readonly end: Effect.Effect<void, SocketError>
+}
+
+/** Unread bytes above which the socket is paused until the reader catches up. */
+const HIGH_WATER_MARK = 1024 * 1024
+
+const errnoOf = (error: unknown): string | undefined => (error as NodeJS.ErrnoException | undefined)?.code
+
+/**
+ * Wraps a connected socket. The scope owns it: closing the scope destroys
+ * the socket, whatever state it is in.
+ *
+ * Every socket gets an `error` listener at once, because an unhandled
+ * `error` event on any socket crashes the whole process; errors become
+ * values of the operation that meets them.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fromSocket = (socket: net.Socket, path: string): Effect.Effect<Connection, never, Scope.Scope> =>
+  Effect.acquireRelease(Effect.sync(() => make(socket, path)), (connection) =>
+    Effect.sync(() => connection.socket.destroy()))
+
+const make = (socket: net.Socket, path: string): Connection => {
+  let pending: Array<Uint8Array> = []
+  let pendingBytes = 0
+  let ended = false
+  let failure: unknown = undefined
+  let wake: (() => void) | undefined = undefined
+  const notify = () => {
+    const w = wake
+    wake = undefined
+    w?.()
+  }
+  socket.on("data", (chunk: Buffer) => {
+    pending.push(chunk)
+    pendingBytes += chunk.length
+    if (pendingBytes > HIGH_WATER_MARK) socket.pause()
+    notify()
+  })
+  socket.on("end", () => {
+    ended = true
+    notify()
+  })
+  socket.on("close", () => {
+    ended = true
+    notify()
+  })
+  socket.on("error", (error) => {
+    failure ??= error
+    notify()
+  })
+
+  const readError = () =>
+    new SocketError({ path, operation: "read", errno: errnoOf(failure), reason: String((failure as Error).message) })
+
+  const read: Effect.Effect<ReadonlyArray<Uint8Array>, SocketError | Cause.Done> = Effect.suspend(() => {
+    if (pending.length > 0) {
+      const out = pending
+      pending = []
+      pendingBytes = 0
+      if (socket.isPaused()) socket.resume()
+      return Effect.succeed(out)
+    }
+    if (failure !== undefined) return Effect.fail(readError())
+    if (ended) return Cause.done()
+    return Effect.flatMap(
+      Effect.callback<void>((resume) => {
+        wake = () => resume(Effect.void)
+        return Effect.sync(() => {
+          wake = undefined
+        })
+      }),
+      () => read
+    )
+  })
+
+  const writeError = (error: unknown) =>
+    new SocketError({
+      path,
+      operation: "write",
+      errno: errnoOf(error),
+      reason: error === undefined ? "the connection is closed" : String((error as Error).message)
+    })
+
+  /** Waits until the socket can take more, or fails if it died meanwhile. */
+  const drained = Effect.callback<void, SocketError>((resume) => {
+    const onDrain = () => done(Effect.void)
+    const onClose = () => done(Effect.fail(writeError(failure)))
+    const done = (effect: Effect.Effect<void, SocketError>) => {
+      socket.off("drain", onDrain)
+      socket.off("close", onClose)
+      resume(effect)
+    }
+    socket.on("drain", onDrain)
+    socket.on("close", onClose)
+    return Effect.sync(() => {
+      socket.off("drain", onDrain)
+      socket.off("close", onClose)
+    })
+  })
+
+  const write = (chunks: ReadonlyArray<Uint8Array>): Effect.Effect<void, SocketError> =>
+    Effect.suspend(() => {
+      if (failure !== undefined || socket.destroyed || socket.writableEnded) return Effect.fail(writeError(failure))
+      let ok = true
+      if (chunks.length === 1) ok = socket.write(chunks[0]!)
+      else {
+        // Corking sends a header and its payload (or a response's last
+        // packet and the flush) in one system call.
+        socket.cork()
+        for (const chunk of chunks) ok = socket.write(chunk)
+        socket.uncork()
+      }
+      return ok ? Effect.void : drained
+    })
+
+  const end = Effect.callback<void, SocketError>((resume) => {
+    if (failure !== undefined || socket.destroyed) {
+      resume(Effect.fail(writeError(failure)))
+      return
+    }
+    const onFinish = () => done(Effect.void)
+    const onClose = () => done(socket.writableFinished ? Effect.void : Effect.fail(writeError(failure)))
+    const done = (effect: Effect.Effect<void, SocketError>) => {
+      socket.off("finish", onFinish)
+      socket.off("close", onClose)
+      resume(effect)
+    }
+    socket.on("finish", onFinish)
+    socket.on("close", onClose)
+    socket.end()
+    return Effect.sync(() => {
+      socket.off("finish", onFinish)
+      socket.off("close", onClose)
+    })
+  })
+
+  return { path, socket, read, write, end }
+}
+
+/**
+ * Connects to the socket at `path`, without waiting or retrying: the caller
+ * decides what a refusal means. Fails with the errno of the attempt
+ * (`ENOENT`, `ECONNREFUSED`, `EAGAIN` when the backlog is full, ...).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const connect = (path: string): Effect.Effect<Connection, SocketError | SocketPath.SocketPathError, Scope.Scope> =>
+  Effect.gen(function*() {
+    // The address (and the directory descriptor a long path needs) is only
+    // needed until the connection is made, so it lives in a child scope.
+    const addressScope = yield* Scope.fork(yield* Effect.scope)
+    const address = yield* Scope.provide(SocketPath.address(path), addressScope)
+    const connection = yield* Effect.acquireRelease(
+      Effect.map(connectSocket(path, address), (socket) => make(socket, path)),
+      (connection) => Effect.sync(() => connection.socket.destroy())
+    )
+    yield* Scope.close(addressScope, Exit.void)
+    return connection
+  })
+
+const ignore = () => {}
+
+const connectSocket = (path: string, address: string) =>
+  Effect.callback<net.Socket, SocketError>((resume) => {
+    const socket = net.connect({ path: address, allowHalfOpen: true })
+    const onError = (error: Error) => {
+      socket.destroy()
+      resume(Effect.fail(new SocketError({ path, operation: "connect", errno: errnoOf(error), reason: error.message })))
+    }
+    socket.once("error", onError)
+    socket.once("connect", () => {
+      // Until the connection's own listener is attached, an error must still
+      // be handled, or it would crash the process.
+      socket.off("error", onError)
+      socket.on("error", ignore)
+      resume(Effect.succeed(socket))
+    })
+    return Effect.sync(() => socket.destroy())
+  })
+
+/**
+ * The bytes the peer sends, as a Stream (single use).
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const stream = (connection: Connection): Stream.Stream<Uint8Array, SocketError> =>
+  Stream.fromPull(Effect.succeed(connection.read as Effect.Effect<Arr.NonEmptyReadonlyArray<Uint8Array>, SocketError | Cause.Done>))
+
+/**
+ * Sends one whole message: its data packets, then a flush.
+ *
+ * @since 0.1.0
+ * @category messages
+ */
+export const writeMessage = (connection: Connection, message: Uint8Array): Effect.Effect<void, SocketError> =>
+  connection.write([PktLine.encodeMessageBytes(message)])
+
+/**
+ * Reads the first message the peer sends, into one buffer. Input that ends
+ * before the message does is an error.
+ *
+ * @since 0.1.0
+ * @category messages
+ */
+export const readMessage = (connection: Connection): Effect.Effect<Uint8Array, SocketError | PktLine.PktLineError> =>
+  PktLine.readMessage(stream(connection))
+
+/**
+ * The first message the peer sends, as a stream of payload chunks.
+ *
+ * @since 0.1.0
+ * @category messages
+ */
+export const messageStream = (connection: Connection): Stream.Stream<Uint8Array, SocketError | PktLine.PktLineError> =>
+  PktLine.decodeMessage(stream(connection))

@@ -1,0 +1,274 @@
+/**
+ * The listening socket of a server, as a scoped resource: startup under the
+ * lock, a socket file that appears fully formed, and a release that never
+ * removes a socket that is no longer ours.
+ *
+ * @since 0.1.0
+ */
+import { Duration, Effect, Exit, Queue, Schedule, Schema, Scope, Stream } from "effect"
+import { randomBytes } from "node:crypto"
+import * as fs from "node:fs"
+import * as net from "node:net"
+import * as nodePath from "node:path"
+import * as Connection from "./Connection.ts"
+import * as Lockfile from "./Lockfile.ts"
+import * as SocketPath from "./SocketPath.ts"
+
+/**
+ * The server could not take the path.
+ *
+ * `AddressInUse`: a live server answers there; we never take its socket.
+ * `NotASocket`: something that is not a socket (a file, a directory, a
+ * symlink) sits at the path; it is left alone.
+ * `Failed`: the system refused (the errno says why).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ListenError extends Schema.TaggedError<ListenError>()("ListenError", {
+  path: Schema.String,
+  reason: Schema.Literals(["AddressInUse", "NotASocket", "Failed"]),
+  errno: Schema.optional(Schema.String),
+  detail: Schema.optional(Schema.String)
+}) {
+  override get message(): string {
+    switch (this.reason) {
+      case "AddressInUse":
+        return `socket/pipe already in use: '${this.path}'`
+      case "NotASocket":
+        return `could not start server on: '${this.path}': it exists and is not a socket (${this.detail}); remove it or choose another path`
+      case "Failed":
+        return `could not start server on: '${this.path}': ${this.detail ?? this.errno}`
+    }
+  }
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** How long to wait for another starter's lock. Default 100 ms. */
+  readonly lockTimeout?: Duration.Input | undefined
+  /** Permissions of the socket file, set before anyone can connect. Default 0o600 (owner only). */
+  readonly mode?: number | undefined
+  /** The listen backlog. Default 50, as Git uses. */
+  readonly backlog?: number | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Listener {
+  readonly path: string
+  /** Accepted connections, in order. Each socket already has an error listener. */
+  readonly accepted: Stream.Stream<net.Socket>
+  /** Stops accepting. Idempotent; the socket file stays until the scope closes. */
+  readonly close: Effect.Effect<void>
+  /** Whether the path still names the socket this listener bound. */
+  readonly isStillOurs: Effect.Effect<boolean>
+  /**
+   * Completes when the socket has been stolen: the path was removed, or now
+   * names another file (another server bound there). Such a listener can
+   * never receive a new client.
+   */
+  readonly stolen: Effect.Effect<void>
+  /**
+   * Stops accepting and removes the socket file if it is still ours. Done
+   * again, harmlessly, when the scope closes.
+   */
+  readonly remove: Effect.Effect<void>
+}
+
+interface Identity {
+  readonly ino: number
+  readonly dev: number
+}
+
+const errnoOf = (error: unknown): string => (error as NodeJS.ErrnoException).code ?? "EIO"
+
+const failed = (path: string, error: unknown) =>
+  new ListenError({ path, reason: "Failed", errno: errnoOf(error), detail: String((error as Error).message) })
+
+const lstat = (path: string): fs.Stats | undefined => {
+  try {
+    return fs.lstatSync(path)
+  } catch (error) {
+    if (errnoOf(error) === "ENOENT") return undefined
+    throw error
+  }
+}
+
+const kindOf = (stats: fs.Stats) =>
+  stats.isSymbolicLink() ? "a symbolic link" : stats.isDirectory() ? "a directory" : stats.isFile() ? "a regular file" : "not a socket"
+
+/**
+ * Probes `path` before binding. A live server there means "address in
+ * use"; a socket nobody answers on is stale (its server died) and may be
+ * replaced; anything that is not a socket is not ours to remove.
+ */
+const clearStale = (path: string) =>
+  Effect.gen(function*() {
+    const stats = yield* Effect.try({ try: () => lstat(path), catch: (e) => failed(path, e) })
+    if (stats === undefined) return
+    if (!stats.isSocket()) return yield* new ListenError({ path, reason: "NotASocket", detail: kindOf(stats) })
+    const live = yield* Effect.scoped(Connection.connect(path)).pipe(
+      Effect.as(true),
+      Effect.catch(() => Effect.succeed(false))
+    )
+    if (live) return yield* new ListenError({ path, reason: "AddressInUse" })
+    yield* Effect.try({ try: () => fs.unlinkSync(path), catch: (e) => failed(path, e) })
+  })
+
+const bind = (path: string, address: string, backlog: number) =>
+  Effect.callback<net.Server, ListenError>((resume) => {
+    const server = net.createServer({ allowHalfOpen: true })
+    const onError = (error: Error) => {
+      server.close()
+      resume(Effect.fail(failed(path, error)))
+    }
+    server.once("error", onError)
+    server.listen({ path: address, backlog }, () => {
+      server.off("error", onError)
+      resume(Effect.succeed(server))
+    })
+    return Effect.sync(() => server.close())
+  })
+
+/**
+ * Removes the socket file at the end, but only while it is still the one we
+ * bound: a server whose socket was stolen must not delete the new owner's.
+ */
+const removeIfOurs = (path: string, identity: Identity | undefined) =>
+  Effect.sync(() => {
+    if (identity === undefined) return
+    try {
+      const now = fs.lstatSync(path)
+      if (now.isSocket() && now.ino === identity.ino && now.dev === identity.dev) fs.unlinkSync(path)
+    } catch {
+      // Gone already.
+    }
+  })
+
+const sameFile = (path: string, identity: Identity) =>
+  Effect.sync(() => {
+    try {
+      const now = fs.lstatSync(path)
+      return now.ino === identity.ino && now.dev === identity.dev
+    } catch {
+      return false
+    }
+  })
+
+/** Directory change events, for noticing a stolen socket at once; empty where watching is not supported. */
+const directoryChanges = (directory: string): Stream.Stream<void> =>
+  Stream.callback<void>((queue) =>
+    Effect.acquireRelease(
+      Effect.sync(() => {
+        try {
+          const watcher = fs.watch(directory, { persistent: false }, () => Queue.offerUnsafe(queue, undefined))
+          watcher.on("error", () => watcher.close())
+          return watcher
+        } catch {
+          return undefined
+        }
+      }),
+      (watcher) => Effect.sync(() => watcher?.close())
+    ), { bufferSize: 1, strategy: "dropping" })
+
+/**
+ * Binds a listening socket at `path`, following Git's startup protocol:
+ * take `<path>.lock`; if a live server answers at the path, fail with
+ * `AddressInUse`; otherwise remove a stale socket, bind, listen, and record
+ * the new socket's inode and device; release the lock.
+ *
+ * The socket is bound under a unique temporary name in the same directory,
+ * given its permissions, then renamed onto `path`: clients only ever see a
+ * complete socket with the right mode, and because Node removes the bound
+ * name when the server closes, the name it removes is the temporary one,
+ * which no longer exists, rather than whatever is at `path` by then.
+ *
+ * Closing the scope stops accepting, destroys connections not yet taken
+ * from {@link Listener.accepted}, and removes the socket file if it is
+ * still ours.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (
+  path: string,
+  options?: Options
+): Effect.Effect<Listener, ListenError | Lockfile.LockError | SocketPath.SocketPathError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const scope = yield* Effect.scope
+    const directory = nodePath.dirname(path)
+    const temporary = nodePath.join(directory, `.sipc-${process.pid}-${randomBytes(6).toString("hex")}`)
+
+    // The lock is held only while starting, in a scope of its own.
+    const lockScope = yield* Scope.fork(scope)
+    yield* Scope.provide(Lockfile.acquire(`${path}.lock`, { timeout: options?.lockTimeout }), lockScope)
+    yield* clearStale(path)
+
+    let identity: Identity | undefined
+    yield* Effect.addFinalizer(() => removeIfOurs(path, identity))
+    const address = yield* SocketPath.address(temporary)
+    const queue = yield* Queue.unbounded<net.Socket>()
+    const server = yield* Effect.acquireRelease(
+      Effect.tap(bind(path, address, options?.backlog ?? 50), (server) =>
+        Effect.sync(() => {
+          server.on("connection", (socket: net.Socket) => {
+            // An unhandled error event on any socket would crash the process.
+            socket.on("error", () => {})
+            if (!Queue.offerUnsafe(queue, socket)) socket.destroy()
+          })
+          server.on("error", () => {})
+        })),
+      (server) =>
+        Effect.gen(function*() {
+          server.close()
+          for (const socket of yield* Queue.clear(queue)) socket.destroy()
+          yield* Queue.shutdown(queue)
+        })
+    )
+    yield* Effect.try({
+      try: () => {
+        try {
+          fs.chmodSync(temporary, options?.mode ?? 0o600)
+          fs.renameSync(temporary, path)
+        } catch (error) {
+          fs.rmSync(temporary, { force: true })
+          throw error
+        }
+        const stats = fs.lstatSync(path)
+        identity = { ino: stats.ino, dev: stats.dev }
+      },
+      catch: (e) => failed(path, e)
+    })
+    yield* Scope.close(lockScope, Exit.void)
+
+    const owned = identity!
+    const close = Effect.sync(() => {
+      server.close()
+    })
+    const isStillOurs = sameFile(path, owned)
+    // A watch on the directory notices a stolen socket at once; the periodic
+    // check covers file systems where watching does not report.
+    const stolen = Stream.merge(
+      directoryChanges(directory),
+      Stream.fromSchedule(Schedule.spaced(Duration.millis(500)))
+    ).pipe(
+      Stream.mapEffect(() => isStillOurs),
+      Stream.filter((ours) => !ours),
+      Stream.take(1),
+      Stream.runDrain
+    )
+    return {
+      path,
+      accepted: Stream.fromQueue(queue),
+      close,
+      isStillOurs,
+      stolen,
+      remove: Effect.andThen(close, removeIfOurs(path, owned))
+    } satisfies Listener
+  })

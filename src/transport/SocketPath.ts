@@ -1,0 +1,92 @@
+/**
+ * Socket addresses: how a path becomes something `node:net` can bind or
+ * connect to, including paths longer than the kernel's limit and Windows
+ * named pipes.
+ *
+ * @since 0.1.0
+ */
+import { Effect, Schema, Scope } from "effect"
+import * as fs from "node:fs"
+import * as nodePath from "node:path"
+
+/**
+ * The longest socket path the platform accepts, in bytes, without the
+ * terminating NUL (`sun_path` is 108 bytes on Linux, 104 on macOS).
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const MAX_SOCKET_PATH_BYTES = process.platform === "darwin" || process.platform.endsWith("bsd") ? 103 : 107
+
+/**
+ * A path that cannot be turned into a socket address.
+ *
+ * `NameTooLong`: longer than the platform limit, and no way around it here.
+ * `DirectoryUnavailable`: the parent directory of a long path could not be
+ * opened (the errno says why).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class SocketPathError extends Schema.TaggedError<SocketPathError>()("SocketPathError", {
+  path: Schema.String,
+  reason: Schema.Literals(["NameTooLong", "DirectoryUnavailable"]),
+  errno: Schema.optional(Schema.String)
+}) {
+  override get message(): string {
+    return this.reason === "NameTooLong"
+      ? `socket path is too long for this platform (${Buffer.byteLength(this.path)} bytes, the limit is ${MAX_SOCKET_PATH_BYTES}): '${this.path}'; use a shorter path`
+      : `cannot open the directory of socket path '${this.path}' (${this.errno})`
+  }
+}
+
+/**
+ * The named pipe that stands for `path` on Windows: `\\.\pipe\` followed by
+ * the absolute path, with a drive `C:` written `C_` and every `/` turned
+ * into `\`.
+ *
+ * @since 0.1.0
+ * @category windows
+ */
+export const windowsPipeName = (path: string, cwd: string = process.cwd()): string => {
+  const absolute = nodePath.win32.resolve(cwd, path)
+  const withDrive = absolute.replace(/^([A-Za-z]):/, "$1_")
+  return `\\\\.\\pipe\\${withDrive.replace(/\//g, "\\")}`
+}
+
+const fits = (path: string) => Buffer.byteLength(path) <= MAX_SOCKET_PATH_BYTES
+
+const openDirectory = (path: string, directory: string) =>
+  Effect.acquireRelease(
+    Effect.try({
+      try: () => fs.openSync(directory, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY),
+      catch: (error) =>
+        new SocketPathError({ path, reason: "DirectoryUnavailable", errno: (error as NodeJS.ErrnoException).code ?? "EIO" })
+    }),
+    (fd) => Effect.sync(() => fs.closeSync(fd))
+  )
+
+/**
+ * The address to give `node:net` for a socket at `path`, valid for the
+ * life of the scope.
+ *
+ * A path longer than the kernel's `sun_path` limit is reached through the
+ * parent directory: on Linux `/proc/self/fd/<fd>/<name>` names the same
+ * file through a descriptor of the directory, so nothing needs to change
+ * the process's working directory (which Git does, and which is unsafe with
+ * concurrent connections). The descriptor stays open until the scope
+ * closes. Where no such alias exists, or the name itself is too long, the
+ * path fails with `NameTooLong`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const address = (path: string): Effect.Effect<string, SocketPathError, Scope.Scope> => {
+  if (process.platform === "win32") return Effect.succeed(windowsPipeName(path))
+  if (fits(path)) return Effect.succeed(path)
+  if (process.platform !== "linux") return Effect.fail(new SocketPathError({ path, reason: "NameTooLong" }))
+  return Effect.flatMap(openDirectory(path, nodePath.dirname(path)), (fd) => {
+    const alias = `/proc/self/fd/${fd}/${nodePath.basename(path)}`
+    return fits(alias) ? Effect.succeed(alias) : Effect.fail(new SocketPathError({ path, reason: "NameTooLong" }))
+  })
+}

@@ -253,11 +253,13 @@ export const make = (
     })
     const isStillOurs = sameFile(path, owned)
     // A watch on the directory notices a stolen socket at once; the periodic
-    // check covers file systems where watching does not report.
+    // check covers file systems where watching does not report. The first
+    // check runs at once, for a change made before the watch began.
     const stolen = Stream.merge(
       directoryChanges(directory),
       Stream.fromSchedule(Schedule.spaced(Duration.millis(500)))
     ).pipe(
+      Stream.prepend([undefined]),
       Stream.mapEffect(() => isStillOurs),
       Stream.filter((ours) => !ours),
       Stream.take(1),

@@ -1,0 +1,280 @@
+/**
+ * Startup, shutdown, stolen sockets, overload and resource hygiene.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Deferred, Duration, Effect, Exit, Fiber, Layer, Scope, Stream } from "effect"
+import * as fs from "node:fs"
+import * as nodePath from "node:path"
+import * as Client from "../../src/client/Client.ts"
+import * as Server from "../../src/server/Server.ts"
+import * as TestApplication from "../../src/testapp/TestApplication.ts"
+import { text } from "../support/bytes.ts"
+import { killAndWait, spawnScoped, supportFile } from "../support/child.ts"
+import { activeHandles, baseline, noMoreHandlesThan, openFds, waitUntil } from "../support/raw.ts"
+import { socketPath, tempDir } from "../support/tempdir.ts"
+
+const ping = (path: string) => Effect.map(Client.request(path, "ping"), text)
+
+/**
+ * One full server cycle, so that what the runtime opens once per process
+ * (libuv's shared inotify descriptor, say) is open before a baseline is
+ * taken: only what a server leaves behind should count.
+ */
+const warmUp = (path: string) =>
+  Effect.gen(function*() {
+    const handles = activeHandles()
+    yield* Effect.scoped(Effect.andThen(Server.make(path, TestApplication.handler), ping(path)))
+    yield* waitUntil(Effect.sync(() => noMoreHandlesThan(handles)))
+  })
+
+const listening = (path: string) => Effect.map(Client.activeState(path), (s) => s === "Listening")
+
+describe("startup", () => {
+  it.live("a stale socket left by a server killed with SIGKILL is replaced by a new server", () =>
+    Effect.gen(function*() {
+      const path = yield* socketPath()
+      const child = yield* spawnScoped([supportFile("daemon.ts"), path])
+      yield* waitUntil(listening(path))
+      yield* killAndWait(child, "SIGKILL")
+      // The socket file is still there, but nobody answers on it.
+      assert.isTrue(fs.lstatSync(path).isSocket())
+      assert.strictEqual(yield* Client.activeState(path), "NotListening")
+      yield* Server.make(path, TestApplication.handler)
+      assert.strictEqual(yield* ping(path), "pong")
+    }))
+
+  for (const [kind, plant] of [
+    ["a regular file", (p: string) => fs.writeFileSync(p, "precious")],
+    ["a directory", (p: string) => fs.mkdirSync(p)],
+    ["a symlink", (p: string) => fs.symlinkSync(nodePath.join(nodePath.dirname(p), "elsewhere"), p)]
+  ] as const) {
+    it.live(`${kind} at the socket path is InvalidPath, refused, and left in place`, () =>
+      Effect.gen(function*() {
+        const path = yield* socketPath()
+        plant(path)
+        const before = fs.lstatSync(path)
+        assert.strictEqual(yield* Client.activeState(path), "InvalidPath")
+        const error = yield* Effect.flip(Effect.scoped(Server.make(path, TestApplication.handler)))
+        assert.strictEqual(error._tag, "ListenError")
+        assert.strictEqual((error as { reason: string }).reason, "NotASocket")
+        const after = fs.lstatSync(path)
+        assert.strictEqual(after.ino, before.ino)
+        if (kind === "a regular file") assert.strictEqual(fs.readFileSync(path, "utf8"), "precious")
+        assert.isFalse(fs.existsSync(`${path}.lock`))
+      }))
+  }
+
+  it.live("a fresh lock file held by another starter makes startup fail after the timeout, and is left alone", () =>
+    Effect.gen(function*() {
+      const path = yield* socketPath()
+      fs.writeFileSync(`${path}.lock`, "someone else\n")
+      const started = Date.now()
+      const error = yield* Effect.flip(Effect.scoped(Server.make(path, TestApplication.handler)))
+      const waited = Date.now() - started
+      assert.strictEqual(error._tag, "LockError")
+      assert.strictEqual((error as { reason: string }).reason, "Held")
+      assert.include(error.message, "File exists")
+      assert.isAtLeast(waited, 90)
+      assert.strictEqual(fs.readFileSync(`${path}.lock`, "utf8"), "someone else\n")
+      assert.isFalse(fs.existsSync(path))
+    }))
+
+  it.live("interrupting startup at any point leaves no lock file, no socket file and no descriptor behind", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      yield* warmUp(nodePath.join(dir, "warm"))
+      const fdsBefore = openFds()
+      for (let i = 0; i < 40; i++) {
+        const path = nodePath.join(dir, `s${i}`)
+        const fiber = yield* Effect.forkChild(Effect.scoped(Effect.andThen(Server.make(path, TestApplication.handler), Effect.never)))
+        // Let startup run for a varying number of event-loop turns.
+        for (let k = 0; k < i % 8; k++) yield* Effect.promise(() => new Promise((r) => setImmediate(r)))
+        yield* Fiber.interrupt(fiber)
+      }
+      assert.deepStrictEqual(fs.readdirSync(dir), [])
+      assert.strictEqual(openFds(), fdsBefore)
+    }))
+})
+
+describe("stolen sockets", () => {
+  it.live("a deleted socket path stops the server within 1 s", () =>
+    Effect.gen(function*() {
+      const path = yield* socketPath()
+      const server = yield* Server.make(path, TestApplication.handler)
+      const started = Date.now()
+      fs.unlinkSync(path)
+      yield* Effect.timeout(server.join, Duration.seconds(1))
+      const detected = Date.now() - started
+      assert.isBelow(detected, 1000)
+      assert.isFalse(fs.existsSync(path))
+    }))
+
+  it.live("a socket replaced by a second server stops the first within 1 s; the second keeps its socket", () =>
+    Effect.gen(function*() {
+      const path = yield* socketPath()
+      const first = yield* Server.make(path, TestApplication.handler)
+      // Another server takes the path (as a second server would after
+      // removing what it took for a stale socket).
+      fs.unlinkSync(path)
+      const started = Date.now()
+      yield* Server.make(path, TestApplication.handler)
+      const second = fs.lstatSync(path)
+      yield* Effect.timeout(first.join, Duration.seconds(1))
+      assert.isBelow(Date.now() - started, 1000)
+      const now = fs.lstatSync(path)
+      assert.strictEqual(now.ino, second.ino)
+      assert.strictEqual(yield* ping(path), "pong")
+    }))
+})
+
+describe("shutdown", () => {
+  it.live("stop lets an in-flight response finish, then removes the socket", () =>
+    Effect.gen(function*() {
+      const path = yield* socketPath()
+      const server = yield* Server.make(path, TestApplication.handler)
+      const response = yield* Effect.forkChild(Client.request(path, "slow"))
+      // Wait until the response has started: the first line is on its way.
+      yield* Effect.sleep(Duration.millis(50))
+      yield* server.stop
+      yield* server.join
+      const body = text(yield* Fiber.join(response))
+      assert.strictEqual(body.split("\n").filter(Boolean).length, 1000)
+      assert.isFalse(fs.existsSync(path))
+    }), 30_000)
+
+  it.live("closing the scope mid-response closes everything and leaves no socket file", () =>
+    Effect.gen(function*() {
+      const path = yield* socketPath()
+      yield* warmUp(path)
+      const settled = baseline()
+      const scope = yield* Scope.make()
+      yield* Scope.provide(Server.make(path, TestApplication.handler, { gracePeriod: Duration.millis(100) }), scope)
+      const started = yield* Deferred.make<void>()
+      const response = yield* Effect.forkChild(
+        Client.requestStream(path, "slow").pipe(
+          Stream.tap(() => Deferred.succeed(started, undefined)),
+          Stream.runDrain,
+          Effect.exit
+        )
+      )
+      yield* Deferred.await(started)
+      yield* Scope.close(scope, Exit.void)
+      const exit = yield* Fiber.join(response)
+      // The client sees an incomplete response, as a typed error.
+      assert.isTrue(Exit.isFailure(exit))
+      assert.isFalse(fs.existsSync(path))
+      assert.deepStrictEqual(fs.readdirSync(nodePath.dirname(path)), [])
+      yield* settled
+    }), 30_000)
+
+  it.live("a running server and many requests leave no descriptor or handle behind once its scope closes", () =>
+    Effect.gen(function*() {
+      const path = yield* socketPath()
+      yield* warmUp(path)
+      const settled = baseline()
+      yield* Effect.scoped(Effect.gen(function*() {
+        yield* Server.make(path, TestApplication.handler)
+        yield* Effect.forEach(Array.from({ length: 50 }), () => ping(path), { concurrency: 8 })
+        yield* Client.activeState(path)
+      }))
+      yield* settled
+      assert.isFalse(fs.existsSync(path))
+    }))
+})
+
+describe("serving", () => {
+  it.live("a full queue closes new connections at once without harming the server", () =>
+    Effect.gen(function*() {
+      const path = yield* socketPath()
+      const entered = yield* Deferred.make<void>()
+      const release = yield* Deferred.make<void>()
+      const handler: Server.Handler<never> = (request, reply) =>
+        text(request) === "hold"
+          ? Effect.andThen(Deferred.succeed(entered, undefined), Effect.andThen(Deferred.await(release), Effect.orDie(reply("held"))))
+          : Effect.orDie(reply("pong"))
+      yield* Server.make(path, handler, { threads: 1, queueCapacity: 1 })
+      const holder = yield* Effect.forkChild(Client.request(path, "hold"))
+      yield* Deferred.await(entered)
+      // The one worker is busy: one of these two waits in the queue, the
+      // other finds the queue full and is closed at once.
+      const a = yield* Effect.forkChild(Effect.exit(ping(path)))
+      const b = yield* Effect.forkChild(Effect.exit(ping(path)))
+      const firstDone = yield* Effect.raceFirst(Fiber.join(a), Fiber.join(b))
+      assert.isTrue(Exit.isFailure(firstDone))
+      yield* Deferred.succeed(release, undefined)
+      const outcomes = [yield* Fiber.join(a), yield* Fiber.join(b)]
+      assert.strictEqual(outcomes.filter(Exit.isSuccess).length, 1)
+      assert.strictEqual(text(yield* Fiber.join(holder)), "held")
+      assert.strictEqual(yield* ping(path), "pong")
+    }))
+
+  it.live("probes and malformed requests never reach the handler; handler failures end only their own connection", () =>
+    Effect.gen(function*() {
+      const path = yield* socketPath()
+      const seen: Array<string> = []
+      const handler: Server.Handler<string> = (request, reply) => {
+        const command = text(request)
+        seen.push(command)
+        if (command === "fail") return Effect.fail("application error")
+        if (command === "die") return Effect.die(new Error("bug"))
+        return Effect.asVoid(Effect.orDie(reply("ok")))
+      }
+      yield* Server.make(path, handler)
+      assert.strictEqual(yield* Client.activeState(path), "Listening")
+      const failed = yield* Effect.flip(Client.request(path, "fail"))
+      assert.strictEqual(failed._tag, "PktLineError")
+      const died = yield* Effect.flip(Client.request(path, "die"))
+      assert.strictEqual(died._tag, "PktLineError")
+      assert.strictEqual(text(yield* Client.request(path, "x")), "ok")
+      assert.deepStrictEqual(seen, ["fail", "die", "x"])
+    }))
+
+  it.live("a path longer than 108 bytes works for the server and 16 concurrent clients", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const deep = nodePath.join(dir, "a-rather-long-directory-name-to-go-past-the-limit".repeat(3))
+      fs.mkdirSync(deep)
+      const path = nodePath.join(deep, "ipc.sock")
+      assert.isAbove(Buffer.byteLength(path), 108)
+      const cwd = process.cwd()
+      const server = yield* Server.make(path, TestApplication.handler, { threads: 8 })
+      assert.strictEqual(yield* Client.activeState(path), "Listening")
+      const replies = yield* Effect.forEach(
+        Array.from({ length: 16 }, (_, i) => i),
+        (i) => Effect.map(Client.request(path, "sendbytes " + "z".repeat(100 + i), { waitIfBusy: true }), text),
+        { concurrency: "unbounded" }
+      )
+      replies.forEach((reply, i) => assert.strictEqual(reply, `rcvd:z${String(100 + i).padStart(8, "0")}\n`))
+      assert.strictEqual(process.cwd(), cwd)
+      yield* server.stop
+      yield* server.join
+      assert.isFalse(fs.existsSync(path))
+    }))
+
+  it.live("a streamed-response handler sends each chunk as it comes", () =>
+    Effect.gen(function*() {
+      const path = yield* socketPath()
+      yield* Server.make(path, Server.streamHandler((request) => Stream.make(request, request, new Uint8Array(0), request)))
+      const chunks = yield* Stream.runCollect(Client.requestStream(path, "ab"))
+      assert.strictEqual(chunks.map(text).join(""), "ababab")
+    }))
+})
+
+describe("layers", () => {
+  it.live("a daemon as a Layer and a client as a service", () =>
+    Effect.gen(function*() {
+      const path = yield* socketPath()
+      const program = Effect.gen(function*() {
+        const client = yield* Client.IpcClient
+        assert.strictEqual(yield* client.activeState, "Listening")
+        const response = yield* client.request("ping")
+        const server = yield* Server.IpcServer
+        yield* server.stop
+        yield* server.join
+        return text(response)
+      })
+      const live = Layer.merge(Server.layer(path, TestApplication.handler), Client.layer(path))
+      assert.strictEqual(yield* Effect.provide(program, live), "pong")
+      assert.isFalse(fs.existsSync(path))
+    }))
+})

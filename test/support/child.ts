@@ -1,0 +1,24 @@
+import { Effect } from "effect"
+import { type ChildProcess, spawn } from "node:child_process"
+import { fileURLToPath } from "node:url"
+
+/** The Node binary running the tests (the project's own Node 24). */
+export const nodeBinary = process.execPath
+
+/** A path inside the test support folder. */
+export const supportFile = (name: string) => fileURLToPath(new URL(`./${name}`, import.meta.url))
+
+/** Spawns a child process for the life of the scope; it is killed (SIGKILL) when the scope closes. */
+export const spawnScoped = (args: ReadonlyArray<string>, options?: { stdio?: "ignore" | "pipe" }) =>
+  Effect.acquireRelease(
+    Effect.sync(() => spawn(nodeBinary, args, { stdio: options?.stdio ?? "ignore" })),
+    (child) => killAndWait(child, "SIGKILL")
+  )
+
+/** Sends a signal and waits until the process has exited. */
+export const killAndWait = (child: ChildProcess, signal: NodeJS.Signals) =>
+  Effect.callback<void>((resume) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resume(Effect.void)
+    child.once("exit", () => resume(Effect.void))
+    child.kill(signal)
+  })

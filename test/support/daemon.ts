@@ -1,0 +1,16 @@
+/**
+ * A server process for tests that need one outside the test's own process
+ * (to be killed with SIGKILL, say): serves the test application at argv[2].
+ */
+import { Effect } from "effect"
+import * as Server from "../../src/server/Server.ts"
+import * as TestApplication from "../../src/testapp/TestApplication.ts"
+
+const path = process.argv[2]!
+Effect.runPromise(Server.run(path, TestApplication.handler, { threads: 4 })).then(
+  () => process.exit(0),
+  (error) => {
+    process.stderr.write(`${error}\n`)
+    process.exit(1)
+  }
+)

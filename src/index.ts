@@ -11,3 +11,52 @@
  * @since 0.1.0
  */
 export * as PktLine from "./framing/PktLine.ts"
+
+/**
+ * Socket addresses: long paths and Windows named pipes.
+ *
+ * @since 0.1.0
+ */
+export * as SocketPath from "./transport/SocketPath.ts"
+
+/**
+ * The `<path>.lock` file that serialises server startup.
+ *
+ * @since 0.1.0
+ */
+export * as Lockfile from "./transport/Lockfile.ts"
+
+/**
+ * One socket connection as a scoped resource.
+ *
+ * @since 0.1.0
+ */
+export * as Connection from "./transport/Connection.ts"
+
+/**
+ * The listening socket of a server as a scoped resource.
+ *
+ * @since 0.1.0
+ */
+export * as Listener from "./transport/Listener.ts"
+
+/**
+ * The client: probing, connecting with Git's retry rules, requests.
+ *
+ * @since 0.1.0
+ */
+export * as Client from "./client/Client.ts"
+
+/**
+ * The server: worker pool, lifecycle, layers.
+ *
+ * @since 0.1.0
+ */
+export * as Server from "./server/Server.ts"
+
+/**
+ * The test application Git's test suite serves.
+ *
+ * @since 0.1.0
+ */
+export * as TestApplication from "./testapp/TestApplication.ts"

@@ -64,6 +64,11 @@ export const implementations: Record<string, Implementation> = {
     clientScript: here("./ipc/raw-node/client.ts"),
     note: "hand-written node:net pkt-line server and client; one connection per request"
   },
+  "ours": {
+    serverArgs: (socketPath) => [here("./ipc/ours/server.ts"), socketPath],
+    clientScript: here("./ipc/ours/client.ts"),
+    note: "this library: Server.run and Client.request / Client.requestStream, one connection per request"
+  },
   "effect-rpc": {
     serverArgs: (socketPath) => [here("./ipc/effect-rpc/server.ts"), socketPath],
     clientScript: here("./ipc/effect-rpc/client.ts"),

@@ -1,0 +1,17 @@
+/**
+ * This library's client as a benchmark driver:
+ * `node bench/ipc/ours/client.ts <workload> <socketPath> [k=v...]`.
+ */
+import { Effect, Stream } from "effect"
+import * as Client from "../../../src/client/Client.ts"
+import { type IpcClient, runClientDriver } from "../driver.ts"
+
+const options = { waitIfBusy: true } as const
+
+export const oursClient: IpcClient = {
+  request: (path, request) => Effect.runPromise(Client.request(path, request, options)),
+  requestStream: (path, request, onChunk) =>
+    Effect.runPromise(Stream.runForEach(Client.requestStream(path, request, options), (chunk) => Effect.sync(() => onChunk(chunk))))
+}
+
+if (import.meta.main) await runClientDriver(oursClient)

@@ -1,0 +1,39 @@
+/**
+ * This library's server, serving the benchmark application as an Effect
+ * handler: `node bench/ipc/ours/server.ts <socketPath>`.
+ */
+import { Effect } from "effect"
+import * as Server from "../../../src/server/Server.ts"
+import type { SocketError } from "../../../src/transport/Connection.ts"
+import { parseCommand, sendbytesAnswer, STREAM_CHUNK_SIZE } from "../app.ts"
+
+const PONG = new TextEncoder().encode("pong")
+const CHUNK = new Uint8Array(STREAM_CHUNK_SIZE).fill(0x78)
+
+const handler: Server.Handler<SocketError> = (request, reply) =>
+  Effect.gen(function*() {
+    const command = parseCommand(request)
+    switch (command._tag) {
+      case "Ping":
+        return yield* reply(PONG)
+      case "Quit":
+        return Server.Quit
+      case "SendBytes":
+        return yield* reply(sendbytesAnswer(command.ballast))
+      case "Stream": {
+        for (let left = command.bytes; left > 0; left -= CHUNK.length) {
+          yield* reply(left >= CHUNK.length ? CHUNK : CHUNK.subarray(0, left))
+        }
+        return
+      }
+      case "Unhandled":
+        return yield* reply("unhandled command")
+    }
+  })
+
+const path = process.argv[2]!
+process.on("SIGTERM", () => process.exit(0))
+Effect.runPromise(Server.run(path, handler, { threads: 8 })).then(() => process.exit(0), (error) => {
+  console.error(String(error))
+  process.exit(1)
+})

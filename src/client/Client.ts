@@ -99,14 +99,14 @@ const classify = (path: string, error: Connection.SocketError | SocketPath.Socke
  */
 export const connect = (
   path: string,
-  options?: ConnectOptions
+  options?: ConnectOptions & Connection.ConnectOptions
 ): Effect.Effect<Connection.Connection, ConnectError, Scope.Scope> => {
   const interval = options?.retryInterval ?? Duration.millis(50)
   const total = options?.retryFor ?? Duration.seconds(1)
   const retryable = (error: ConnectError) =>
     (error.state === "NotListening" && options?.waitIfBusy === true) ||
     (error.state === "PathNotFound" && options?.waitIfNotFound === true)
-  const attempt = Effect.mapError(Connection.connect(path), (error) => classify(path, error))
+  const attempt = Effect.mapError(Connection.connect(path, options), (error) => classify(path, error))
   if (options?.waitIfBusy !== true && options?.waitIfNotFound !== true) return attempt
   return attempt.pipe(
     Effect.retry({
@@ -187,7 +187,12 @@ export const request = (
   request: Uint8Array | string,
   options?: ConnectOptions
 ): Effect.Effect<Uint8Array, ConnectError | RequestError> =>
-  Effect.scoped(Effect.flatMap(connect(path, options), (connection) => sendCommand(connection, request)))
+  Effect.scoped(
+    Effect.flatMap(
+      connect(path, { ...options, send: PktLine.encodeMessageBytes(toBytes(request)) }),
+      (connection) => Connection.readMessage(connection)
+    )
+  )
 
 /**
  * One round trip whose response is a stream: the connection stays open
@@ -201,7 +206,12 @@ export const requestStream = (
   request: Uint8Array | string,
   options?: ConnectOptions
 ): Stream.Stream<Uint8Array, ConnectError | RequestError> =>
-  Stream.unwrap(Effect.map(connect(path, options), (connection) => sendCommandStream(connection, request)))
+  Stream.unwrap(
+    Effect.map(
+      connect(path, { ...options, send: PktLine.encodeMessageBytes(toBytes(request)) }),
+      Connection.messageStream
+    )
+  )
 
 const encoder = new TextEncoder()
 

@@ -81,18 +81,21 @@ export const endsMessage = (packet: Packet): boolean =>
  * - `BadLength`: length `0003`, or a length above `fff0`.
  * - `UnexpectedEnd`: the input ended inside a header, inside a payload, or
  *   before the packet that ends the message.
+ * - `MessageTooLarge`: a message grew past the size its reader accepts.
  *
  * @since 0.1.0
  * @category errors
  */
 export class PktLineError extends Schema.TaggedError<PktLineError>()("PktLineError", {
-  reason: Schema.Literals(["BadLengthCharacter", "BadLength", "UnexpectedEnd"]),
+  reason: Schema.Literals(["BadLengthCharacter", "BadLength", "UnexpectedEnd", "MessageTooLarge"]),
   /** The four header characters, for `BadLengthCharacter`. */
   header: Schema.optional(Schema.String),
   /** The offending length, as Git reports it, for `BadLength`. */
   length: Schema.optional(Schema.Number),
   /** Where the input ended, for `UnexpectedEnd`. */
-  within: Schema.optional(Schema.Literals(["header", "payload", "message"]))
+  within: Schema.optional(Schema.Literals(["header", "payload", "message"])),
+  /** The size limit that was exceeded, for `MessageTooLarge`. */
+  limit: Schema.optional(Schema.Number)
 }) {
   /**
    * The wording follows Git's own messages so that scripts matching on them
@@ -106,6 +109,8 @@ export class PktLineError extends Schema.TaggedError<PktLineError>()("PktLineErr
         return `protocol error: bad line length ${this.length}`
       case "UnexpectedEnd":
         return `the remote end hung up unexpectedly (input ended inside a ${this.within ?? "message"})`
+      case "MessageTooLarge":
+        return `message exceeds the limit of ${this.limit} bytes`
     }
   }
 }
@@ -450,13 +455,68 @@ export const decodeMessage = <E, R>(self: Stream.Stream<Uint8Array, E, R>): Stre
   }, unexpectedEndOfMessage)
 
 /**
+ * @since 0.1.0
+ * @category models
+ */
+export interface CollectOptions {
+  /** The largest message accepted; a longer one fails with reason `MessageTooLarge`. */
+  readonly maxBytes?: number | undefined
+}
+
+/**
+ * Reads the first message from a pull of input pieces into one buffer,
+ * without a Stream in between: the loop socket readers run for every
+ * request. Stops pulling at the end of the message; input after it is never
+ * read. Input that ends first is an `UnexpectedEnd` error.
+ *
+ * @since 0.1.0
+ * @category decoding
+ */
+export const collectMessage = <E>(
+  pull: Effect.Effect<ReadonlyArray<Uint8Array>, E | Cause.Done>,
+  options?: CollectOptions
+): Effect.Effect<Uint8Array, Pull.ExcludeDone<E> | PktLineError> =>
+  Effect.suspend(() => {
+    const limit = options?.maxBytes ?? Infinity
+    const decoder = new PacketDecoder()
+    const parts: Array<Uint8Array> = []
+    let size = 0
+    const consume = (
+      pieces: ReadonlyArray<Uint8Array>
+    ): Effect.Effect<Uint8Array, Pull.ExcludeDone<E> | PktLineError> => {
+      for (const piece of pieces) {
+        decoder.push(piece)
+        for (;;) {
+          const result = decoder.next()
+          if (result === undefined) break
+          if (result instanceof PktLineError) return Effect.fail(result)
+          if (endsMessage(result)) return Effect.succeed(concat(parts))
+          const payload = (result as { readonly payload: Uint8Array }).payload
+          size += payload.length
+          if (size > limit) return Effect.fail(new PktLineError({ reason: "MessageTooLarge", limit }))
+          parts.push(payload)
+        }
+      }
+      return next
+    }
+    const next = Effect.flatMap(
+      Pull.catchDone(pull, () => Effect.fail(unexpectedEndOfMessage(decoder))),
+      consume
+    )
+    return next
+  })
+
+/**
  * Reads the first message of a byte stream into one buffer.
  *
  * @since 0.1.0
  * @category decoding
  */
-export const readMessage = <E, R>(self: Stream.Stream<Uint8Array, E, R>): Effect.Effect<Uint8Array, E | PktLineError, R> =>
-  Effect.map(Stream.runCollect(decodeMessage(self)), concat)
+export const readMessage = <E, R>(
+  self: Stream.Stream<Uint8Array, E, R>,
+  options?: CollectOptions
+): Effect.Effect<Uint8Array, E | PktLineError, R> =>
+  Effect.scoped(Effect.flatMap(Stream.toPull(self), (pull) => collectMessage(pull, options)))
 
 /**
  * Concatenates byte chunks, without copying when there is only one.

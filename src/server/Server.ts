@@ -114,27 +114,32 @@ export const make = <E, R>(
   options?: Options
 ): Effect.Effect<Server, StartError, Scope.Scope | R> =>
   Effect.gen(function*() {
-    const listener = yield* Listener.make(path, options)
     const threads = Math.max(1, Math.floor(options?.threads ?? 5))
-    const fifo = yield* Queue.bounded<net.Socket, Cause.Done>(Math.max(1, options?.queueCapacity ?? threads * 100))
+    const listener = yield* Listener.make(path, { ...options, queueCapacity: options?.queueCapacity ?? threads * 100 })
     const stopRequested = yield* Deferred.make<void>()
     const finished = yield* Deferred.make<void>()
     const stop = Effect.asVoid(Deferred.succeed(stopRequested, undefined))
-    const serve = serveConnection(path, handler, stop, Deferred.await(stopRequested))
+    const serve = serveConnection(path, handler, stop, {})
+    // Connections a worker holds. At stop, those whose client has not sent a
+    // byte yet are dropped: their request has not begun, so nothing is lost.
+    const active = new Set<net.Socket>()
+    const track = (socket: net.Socket) =>
+      Effect.ensuring(
+        Effect.suspend(() => {
+          active.add(socket)
+          return serve(socket)
+        }),
+        Effect.sync(() => active.delete(socket))
+      )
 
-    const accept = yield* listener.accepted.pipe(
-      Stream.runForEach((socket) =>
-        Effect.sync(() => {
-          // A full queue means the server is overloaded: refusing at once
-          // lets the client fail fast instead of waiting in line forever.
-          if (!Queue.offerUnsafe(fifo, socket)) socket.destroy()
-        })
-      ),
-      Effect.forkScoped
-    )
     const workers = yield* Effect.forEach(
       Array.from({ length: threads }),
-      () => Effect.forkScoped(Pull.catchDone(Effect.forever(Effect.flatMap(Queue.take(fifo), serve)), () => Effect.void)),
+      () =>
+        Effect.forkScoped(
+          Pull.catchDone(Effect.forever(Effect.flatMap(Queue.take(listener.accepted), track)), () => Effect.void).pipe(
+            Effect.annotateLogs({ socket: path })
+          )
+        ),
       { concurrency: "unbounded" }
     )
 
@@ -146,9 +151,7 @@ export const make = <E, R>(
         Effect.tap(listener.stolen, () => Effect.logWarning(`socket '${path}' was removed or replaced; stopping`))
       )
       yield* listener.close
-      yield* Fiber.interrupt(accept)
-      for (const socket of yield* Queue.clear(fifo)) socket.destroy()
-      yield* Queue.end(fifo)
+      for (const socket of active) if (socket.bytesRead === 0) socket.destroy()
       yield* Fiber.awaitAll(workers)
       yield* listener.remove
       yield* Deferred.succeed(finished, undefined)
@@ -179,8 +182,6 @@ export const run = <E, R>(
   options?: Options
 ): Effect.Effect<void, StartError, R> => Effect.scoped(Effect.flatMap(make(path, handler, options), (server) => server.join))
 
-const STOPPED = Symbol("stopped")
-
 /**
  * Serves one accepted connection. Never fails: whatever goes wrong ends this
  * connection only.
@@ -189,31 +190,23 @@ const serveConnection = <E, R>(
   path: string,
   handler: Handler<E, R>,
   stop: Effect.Effect<void>,
-  stopRequested: Effect.Effect<void>
+  limits: PktLine.CollectOptions
 ) =>
-(socket: net.Socket): Effect.Effect<void, never, R> =>
-  Effect.scoped(Effect.gen(function*() {
-    const connection = yield* Connection.fromSocket(socket, path)
-    // Wait for the client to start sending. A client that hangs up first is
-    // a probe (an "is anyone listening?" check) and is dropped quietly, as is
-    // any client that has not started by the time a stop is requested.
-    const first = yield* Effect.raceFirst(
-      Pull.catchDone(connection.read, () => Effect.succeed(STOPPED)),
-      Effect.as(stopRequested, STOPPED)
-    )
-    if (first === STOPPED) return
-    const request = yield* PktLine.readMessage(
-      Stream.concat(Stream.fromIterable(first), Connection.stream(connection))
-    )
-    const reply: Reply = (chunk) => {
-      const bytes = typeof chunk === "string" ? encoder.encode(chunk) : chunk
-      return bytes.length === 0 ? Effect.void : connection.write(PktLine.frame(bytes))
-    }
-    const result = yield* handler(request, reply)
-    yield* connection.write([PktLine.flushBytes])
-    yield* connection.end
-    if (result === Quit) yield* stop
-  })).pipe(
+(socket: net.Socket): Effect.Effect<void, never, R> => {
+  const connection = Connection.makeUnsafe(socket, path)
+  const reply: Reply = (chunk) => {
+    const bytes = typeof chunk === "string" ? encoder.encode(chunk) : chunk
+    return bytes.length === 0 ? Effect.void : connection.write(PktLine.frame(bytes))
+  }
+  // A client that hangs up before sending anything (a probe, "is anyone
+  // listening?") or a malformed or incomplete request ends at the read,
+  // quietly, without reaching the application.
+  return Connection.readMessage(connection, limits).pipe(
+    Effect.flatMap((request) => handler(request, reply)),
+    Effect.flatMap((result) => {
+      const end = connection.end(PktLine.flushBytes)
+      return result === Quit ? Effect.andThen(end, stop) : end
+    }),
     Effect.catchCause((cause) =>
       Cause.hasInterruptsOnly(cause)
         ? Effect.failCause(cause as Cause.Cause<never>)
@@ -221,8 +214,9 @@ const serveConnection = <E, R>(
         ? Effect.logDebug("connection dropped", cause)
         : Effect.logError("request handler failed; connection closed", cause)
     ),
-    Effect.annotateLogs({ socket: path })
+    Effect.ensuring(Effect.sync(() => socket.destroy()))
   )
+}
 
 /** Malformed requests and clients that went away are routine, not errors of the application. */
 const isConnectionProblem = (cause: Cause.Cause<unknown>): boolean =>

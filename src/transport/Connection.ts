@@ -45,8 +45,11 @@ export interface Connection {
   readonly read: Effect.Effect<ReadonlyArray<Uint8Array>, SocketError | Cause.Done>
   /** Writes buffers in order, as one batch; waits while the socket is full. */
   readonly write: (chunks: ReadonlyArray<Uint8Array>) => Effect.Effect<void, SocketError>
-  /** Half-closes our side once everything written has been handed to the kernel. */
-  readonly end: Effect.Effect<void, SocketError>
+  /**
+   * Writes `last` (if given) and half-closes our side, waiting until
+   * everything written has been handed to the kernel.
+   */
+  readonly end: (last?: Uint8Array) => Effect.Effect<void, SocketError>
 }
 
 /** Unread bytes above which the socket is paused until the reader catches up. */
@@ -66,10 +69,17 @@ const errnoOf = (error: unknown): string | undefined => (error as NodeJS.ErrnoEx
  * @category constructors
  */
 export const fromSocket = (socket: net.Socket, path: string): Effect.Effect<Connection, never, Scope.Scope> =>
-  Effect.acquireRelease(Effect.sync(() => make(socket, path)), (connection) =>
+  Effect.acquireRelease(Effect.sync(() => makeUnsafe(socket, path)), (connection) =>
     Effect.sync(() => connection.socket.destroy()))
 
-const make = (socket: net.Socket, path: string): Connection => {
+/**
+ * Wraps a connected socket without a scope: the caller owns the socket and
+ * must destroy it. For hot paths that manage the socket's life themselves.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeUnsafe = (socket: net.Socket, path: string): Connection => {
   let pending: Array<Uint8Array> = []
   let pendingBytes = 0
   let ended = false
@@ -148,22 +158,29 @@ const make = (socket: net.Socket, path: string): Connection => {
     })
   })
 
+  // Writes made in the same tick (a header and its payload, the replies of
+  // a handler that does not wait, a response's last packet and its flush)
+  // leave in one system call: the socket stays corked until the tick ends.
+  // Nothing waits longer than that, so a streamed response still streams.
+  let corked = false
+  const uncork = () => {
+    corked = false
+    socket.uncork()
+  }
   const write = (chunks: ReadonlyArray<Uint8Array>): Effect.Effect<void, SocketError> =>
     Effect.suspend(() => {
       if (failure !== undefined || socket.destroyed || socket.writableEnded) return Effect.fail(writeError(failure))
-      let ok = true
-      if (chunks.length === 1) ok = socket.write(chunks[0]!)
-      else {
-        // Corking sends a header and its payload (or a response's last
-        // packet and the flush) in one system call.
+      if (!corked) {
+        corked = true
         socket.cork()
-        for (const chunk of chunks) ok = socket.write(chunk)
-        socket.uncork()
+        process.nextTick(uncork)
       }
+      let ok = true
+      for (const chunk of chunks) ok = socket.write(chunk)
       return ok ? Effect.void : drained
     })
 
-  const end = Effect.callback<void, SocketError>((resume) => {
+  const end = (last?: Uint8Array) => Effect.callback<void, SocketError>((resume) => {
     if (failure !== undefined || socket.destroyed) {
       resume(Effect.fail(writeError(failure)))
       return
@@ -177,7 +194,8 @@ const make = (socket: net.Socket, path: string): Connection => {
     }
     socket.on("finish", onFinish)
     socket.on("close", onClose)
-    socket.end()
+    if (last === undefined) socket.end()
+    else socket.end(last)
     return Effect.sync(() => {
       socket.off("finish", onFinish)
       socket.off("close", onClose)
@@ -195,23 +213,45 @@ const make = (socket: net.Socket, path: string): Connection => {
  * @since 0.1.0
  * @category constructors
  */
-export const connect = (path: string): Effect.Effect<Connection, SocketError | SocketPath.SocketPathError, Scope.Scope> =>
-  Effect.gen(function*() {
-    // The address (and the directory descriptor a long path needs) is only
-    // needed until the connection is made, so it lives in a child scope.
+export const connect = (
+  path: string,
+  options?: ConnectOptions
+): Effect.Effect<Connection, SocketError | SocketPath.SocketPathError, Scope.Scope> => {
+  const direct = SocketPath.directAddress(path)
+  if (direct !== undefined) return acquire(path, direct, options?.send)
+  return Effect.gen(function*() {
+    // The directory descriptor a long path needs is only needed until the
+    // connection is made, so it lives in a child scope.
     const addressScope = yield* Scope.fork(yield* Effect.scope)
     const address = yield* Scope.provide(SocketPath.address(path), addressScope)
-    const connection = yield* Effect.acquireRelease(
-      Effect.map(connectSocket(path, address), (socket) => make(socket, path)),
-      (connection) => Effect.sync(() => connection.socket.destroy())
-    )
+    const connection = yield* acquire(path, address, options?.send)
     yield* Scope.close(addressScope, Exit.void)
     return connection
   })
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface ConnectOptions {
+  /**
+   * Bytes to send as soon as the connection is up. Handing them to the
+   * socket with the connect request saves a turn of the event loop per
+   * round trip; if the connection fails they are discarded with it.
+   */
+  readonly send?: Uint8Array | undefined
+}
+
+const acquire = (path: string, address: string, send: Uint8Array | undefined) =>
+  Effect.acquireRelease(
+    Effect.map(connectSocket(path, address, send), (socket) => makeUnsafe(socket, path)),
+    (connection) => Effect.sync(() => connection.socket.destroy())
+  )
 
 const ignore = () => {}
 
-const connectSocket = (path: string, address: string) =>
+const connectSocket = (path: string, address: string, send: Uint8Array | undefined) =>
   Effect.callback<net.Socket, SocketError>((resume) => {
     const socket = net.connect({ path: address, allowHalfOpen: true })
     const onError = (error: Error) => {
@@ -226,6 +266,7 @@ const connectSocket = (path: string, address: string) =>
       socket.on("error", ignore)
       resume(Effect.succeed(socket))
     })
+    if (send !== undefined) socket.write(send)
     return Effect.sync(() => socket.destroy())
   })
 
@@ -249,13 +290,16 @@ export const writeMessage = (connection: Connection, message: Uint8Array): Effec
 
 /**
  * Reads the first message the peer sends, into one buffer. Input that ends
- * before the message does is an error.
+ * before the message does is an error, as is a message longer than
+ * `maxBytes`.
  *
  * @since 0.1.0
  * @category messages
  */
-export const readMessage = (connection: Connection): Effect.Effect<Uint8Array, SocketError | PktLine.PktLineError> =>
-  PktLine.readMessage(stream(connection))
+export const readMessage = (
+  connection: Connection,
+  options?: PktLine.CollectOptions
+): Effect.Effect<Uint8Array, SocketError | PktLine.PktLineError> => PktLine.collectMessage(connection.read, options)
 
 /**
  * The first message the peer sends, as a stream of payload chunks.

@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import { Duration, Effect, Exit, Queue, Schedule, Schema, Scope, Stream } from "effect"
+import { type Cause, Duration, Effect, Exit, Queue, Schedule, Schema, Scope, Stream } from "effect"
 import { randomBytes } from "node:crypto"
 import * as fs from "node:fs"
 import * as net from "node:net"
@@ -54,6 +54,11 @@ export interface Options {
   readonly mode?: number | undefined
   /** The listen backlog. Default 50, as Git uses. */
   readonly backlog?: number | undefined
+  /**
+   * Accepted connections waiting to be taken; a connection accepted while
+   * the queue is full is closed at once. Default 500.
+   */
+  readonly queueCapacity?: number | undefined
 }
 
 /**
@@ -62,9 +67,16 @@ export interface Options {
  */
 export interface Listener {
   readonly path: string
-  /** Accepted connections, in order. Each socket already has an error listener. */
-  readonly accepted: Stream.Stream<net.Socket>
-  /** Stops accepting. Idempotent; the socket file stays until the scope closes. */
+  /**
+   * Accepted connections, first in first out. Each socket already has an
+   * error listener. Ends (`Cause.Done`) once the listener is closed.
+   */
+  readonly accepted: Queue.Dequeue<net.Socket, Cause.Done>
+  /**
+   * Stops accepting and closes the connections still waiting in
+   * {@link accepted}. Idempotent; the socket file stays until
+   * {@link remove} or the end of the scope.
+   */
   readonly close: Effect.Effect<void>
   /** Whether the path still names the socket this listener bound. */
   readonly isStillOurs: Effect.Effect<boolean>
@@ -213,24 +225,31 @@ export const make = (
     let identity: Identity | undefined
     yield* Effect.addFinalizer(() => removeIfOurs(path, identity))
     const address = yield* SocketPath.address(temporary)
-    const queue = yield* Queue.unbounded<net.Socket>()
+    const queue = yield* Queue.bounded<net.Socket, Cause.Done>(Math.max(1, options?.queueCapacity ?? 500))
+    const closeWith = (server: net.Server) =>
+      Effect.gen(function*() {
+        server.close()
+        for (const socket of yield* Queue.clear(queue)) socket.destroy()
+        yield* Queue.end(queue)
+      })
     const server = yield* Effect.acquireRelease(
       Effect.tap(bind(path, address, options?.backlog ?? 50), (server) =>
         Effect.sync(() => {
           server.on("connection", (socket: net.Socket) => {
             // An unhandled error event on any socket would crash the process.
             socket.on("error", () => {})
+            // A full queue means the server is overloaded: refusing at once
+            // lets the client fail fast instead of waiting in line forever.
             if (!Queue.offerUnsafe(queue, socket)) socket.destroy()
+            // Hand the connection over now rather than on a later turn of the
+            // event loop: every turn is latency on each request.
+            else Queue.flushUnsafe(queue)
           })
           server.on("error", () => {})
         })),
-      (server) =>
-        Effect.gen(function*() {
-          server.close()
-          for (const socket of yield* Queue.clear(queue)) socket.destroy()
-          yield* Queue.shutdown(queue)
-        })
+      closeWith
     )
+    const close = closeWith(server)
     yield* Effect.try({
       try: () => {
         try {
@@ -248,9 +267,6 @@ export const make = (
     yield* Scope.close(lockScope, Exit.void)
 
     const owned = identity!
-    const close = Effect.sync(() => {
-      server.close()
-    })
     const isStillOurs = sameFile(path, owned)
     // A watch on the directory notices a stolen socket at once; the periodic
     // check covers file systems where watching does not report. The first
@@ -267,7 +283,7 @@ export const make = (
     )
     return {
       path,
-      accepted: Stream.fromQueue(queue),
+      accepted: queue,
       close,
       isStillOurs,
       stolen,

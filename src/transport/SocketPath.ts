@@ -67,6 +67,17 @@ const openDirectory = (path: string, directory: string) =>
   )
 
 /**
+ * The address for `path` when it needs no resource (a path within the
+ * limit, or a Windows pipe name); `undefined` when it needs the directory
+ * alias of {@link address}.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const directAddress = (path: string): string | undefined =>
+  process.platform === "win32" ? windowsPipeName(path) : fits(path) ? path : undefined
+
+/**
  * The address to give `node:net` for a socket at `path`, valid for the
  * life of the scope.
  *
@@ -82,8 +93,8 @@ const openDirectory = (path: string, directory: string) =>
  * @category constructors
  */
 export const address = (path: string): Effect.Effect<string, SocketPathError, Scope.Scope> => {
-  if (process.platform === "win32") return Effect.succeed(windowsPipeName(path))
-  if (fits(path)) return Effect.succeed(path)
+  const direct = directAddress(path)
+  if (direct !== undefined) return Effect.succeed(direct)
   if (process.platform !== "linux") return Effect.fail(new SocketPathError({ path, reason: "NameTooLong" }))
   return Effect.flatMap(openDirectory(path, nodePath.dirname(path)), (fd) => {
     const alias = `/proc/self/fd/${fd}/${nodePath.basename(path)}`

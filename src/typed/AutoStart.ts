@@ -1,0 +1,227 @@
+/**
+ * Starting a daemon on demand, as Git starts its fsmonitor daemon: a
+ * request that finds no server (`PathNotFound`, `NotListening`) starts one,
+ * waits until it listens, and is sent again.
+ *
+ * Many clients may race to start the same daemon; each may start one, but
+ * the server's startup lock and its "address in use" check let only one of
+ * them listen, and the others exit. Every client just waits for the path to
+ * be listening, whoever won.
+ *
+ * @since 0.1.0
+ */
+import { Deferred, Duration, Effect, Schedule, Schema, Stream } from "effect"
+import { spawn } from "node:child_process"
+import * as ByteClient from "../client/Client.ts"
+
+/**
+ * How to start the daemon. The command runs detached from this process,
+ * in its own session, with no standard input or output: it outlives the
+ * client that started it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options extends ByteClient.ConnectOptions {
+  /** The program to run, e.g. `process.execPath`. */
+  readonly command: string
+  readonly args?: ReadonlyArray<string> | undefined
+  readonly cwd?: string | undefined
+  readonly env?: NodeJS.ProcessEnv | undefined
+  /** How long to wait for the path to be listening. Default 10 s. */
+  readonly timeout?: Duration.Input | undefined
+  /** How often to probe the path meanwhile. Default 50 ms. */
+  readonly pollInterval?: Duration.Input | undefined
+}
+
+/**
+ * The daemon could not be started.
+ *
+ * `SpawnFailed`: the command could not be run. `Exited`: the daemon we
+ * started exited and no server came up. `Timeout`: nothing listened at the
+ * path in time. `Unreachable`: the path is something no daemon can listen
+ * on (not a socket), or cannot be probed.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class AutoStartError extends Schema.TaggedError<AutoStartError>()("AutoStartError", {
+  path: Schema.String,
+  command: Schema.String,
+  reason: Schema.Literals(["SpawnFailed", "Exited", "Timeout", "Unreachable"]),
+  detail: Schema.String
+}) {
+  override get message(): string {
+    switch (this.reason) {
+      case "SpawnFailed":
+        return `could not start '${this.command}' for '${this.path}': ${this.detail}`
+      case "Exited":
+        return `'${this.command}' exited (${this.detail}) and nothing listens at '${this.path}'; run it by hand to see why`
+      case "Timeout":
+        return `nothing listens at '${this.path}' ${this.detail} after starting '${this.command}'`
+      case "Unreachable":
+        return `cannot start a server at '${this.path}': ${this.detail}`
+    }
+  }
+}
+
+/**
+ * The errors of a transport that starts its server on demand.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type TransportError = ByteClient.ConnectError | ByteClient.RequestError | AutoStartError
+
+/**
+ * After our daemon exits, how long the path may still take to be
+ * listening. A daemon that lost the race exits at once ("address in use",
+ * the winner already listens) or after the lock's 100 ms (the winner is
+ * binding); past this, the daemon itself is failing.
+ */
+const AFTER_EXIT = Duration.seconds(1)
+
+const isListening = (path: string) =>
+  Effect.filterOrFail(ByteClient.activeState(path), (state) => state === "Listening", (state) => state)
+
+/** Polls until `path` is listening; fails with the last state when time is up. */
+const waitListening = (path: string, interval: Duration.Input, total: Duration.Input) =>
+  Effect.retry(isListening(path), { schedule: Schedule.spaced(interval).pipe(Schedule.upTo({ duration: total })) }).pipe(
+    Effect.asVoid
+  )
+
+interface Exit {
+  readonly code: number | null
+  readonly signal: NodeJS.Signals | null
+}
+
+/** Spawns the daemon detached; succeeds once it runs, with a Deferred of its exit. */
+const spawnDetached = (path: string, options: Options) =>
+  Effect.callback<Deferred.Deferred<Exit>, AutoStartError>((resume) => {
+    const exited = Deferred.makeUnsafe<Exit>()
+    const child = spawn(options.command, options.args ?? [], {
+      detached: true,
+      stdio: "ignore",
+      cwd: options.cwd,
+      env: options.env
+    })
+    child.once("error", (error) =>
+      resume(Effect.fail(new AutoStartError({ path, command: options.command, reason: "SpawnFailed", detail: error.message }))))
+    child.once("spawn", () => {
+      // The daemon must not keep this process alive, nor die with it.
+      child.unref()
+      resume(Effect.succeed(exited))
+    })
+    child.once("exit", (code, signal) => Deferred.doneUnsafe(exited, Effect.succeed({ code, signal })))
+  })
+
+/**
+ * Starts the daemon and waits until `path` is listening (the daemon we
+ * started, or one another client started meanwhile).
+ *
+ * @since 0.1.0
+ * @category starting
+ */
+export const start = (path: string, options: Options): Effect.Effect<void, AutoStartError> =>
+  Effect.gen(function*() {
+    const exited = yield* spawnDetached(path, options)
+    const interval = options.pollInterval ?? Duration.millis(50)
+    const timeout = options.timeout ?? Duration.seconds(10)
+    const fail = (reason: "Exited" | "Timeout", detail: string) =>
+      new AutoStartError({ path, command: options.command, reason, detail })
+    yield* Effect.raceFirst(
+      Effect.mapError(waitListening(path, interval, timeout), () => fail("Timeout", `within ${Duration.format(timeout)}`)),
+      Effect.flatMap(Deferred.await(exited), (exit) =>
+        Effect.mapError(
+          waitListening(path, interval, AFTER_EXIT),
+          () => fail("Exited", exit.signal !== null ? `signal ${exit.signal}` : `exit code ${exit.code}`)
+        ))
+    )
+  })
+
+/**
+ * Makes sure a server listens at `path`: returns at once if one does,
+ * otherwise starts the daemon (see {@link start}).
+ *
+ * @since 0.1.0
+ * @category starting
+ */
+export const ensureRunning = (path: string, options: Options): Effect.Effect<void, AutoStartError> =>
+  Effect.flatMap(ByteClient.activeState(path), (state) => {
+    switch (state) {
+      case "Listening":
+        return Effect.void
+      case "NotListening":
+      case "PathNotFound":
+        return start(path, options)
+      case "InvalidPath":
+      case "OtherError":
+        return Effect.fail(
+          new AutoStartError({ path, command: options.command, reason: "Unreachable", detail: `the path is ${state}` })
+        )
+    }
+  })
+
+/** Connection failures that mean "no daemon yet", as opposed to a broken path. */
+const notRunning = (error: ByteClient.ConnectError | ByteClient.RequestError): error is ByteClient.ConnectError =>
+  error._tag === "ConnectError" && (error.state === "PathNotFound" || error.state === "NotListening")
+
+/**
+ * One round trip (see {@link ByteClient.request}); if no server is there,
+ * starts the daemon and sends the request again.
+ *
+ * @since 0.1.0
+ * @category requests
+ */
+export const request = (
+  path: string,
+  request: Uint8Array | string,
+  options: Options
+): Effect.Effect<Uint8Array, TransportError> =>
+  ByteClient.request(path, request, options).pipe(
+    Effect.catchIf(notRunning, () => Effect.andThen(ensureRunning(path, options), ByteClient.request(path, request, options)))
+  )
+
+/**
+ * One round trip with a streamed response (see
+ * {@link ByteClient.requestStream}); if no server is there, starts the
+ * daemon and sends the request again. Connecting fails before any of the
+ * response arrives, so nothing is received twice.
+ *
+ * @since 0.1.0
+ * @category requests
+ */
+export const requestStream = (
+  path: string,
+  request: Uint8Array | string,
+  options: Options
+): Stream.Stream<Uint8Array, TransportError> =>
+  ByteClient.requestStream(path, request, options).pipe(
+    Stream.catchIf(notRunning, () =>
+      Stream.unwrap(Effect.as(ensureRunning(path, options), ByteClient.requestStream(path, request, options))))
+  )
+
+/**
+ * A client for the server at `path` that starts it when it is not running:
+ * the byte-level client's shape, usable as a typed client's transport.
+ *
+ * @example
+ * ```ts
+ * import { AutoStart, TypedClient } from "effect-simple-ipc"
+ *
+ * const calculator = TypedClient.make(
+ *   Calculator,
+ *   AutoStart.makeService("/tmp/calc.sock", { command: process.execPath, args: ["calc-daemon.js"] })
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category services
+ */
+export const makeService = (path: string, options: Options) => ({
+  path,
+  activeState: ByteClient.activeState(path),
+  ensureRunning: ensureRunning(path, options),
+  request: (bytes: Uint8Array | string) => request(path, bytes, options),
+  requestStream: (bytes: Uint8Array | string) => requestStream(path, bytes, options)
+})

@@ -1,0 +1,425 @@
+/**
+ * Typed commands over Simple IPC. A protocol is a set of commands, each with
+ * a name and `effect/Schema` schemas for its request, its response (or the
+ * items of a streamed response) and the failures it declares. Both sides of
+ * a connection share the wire encoding defined here.
+ *
+ * The encoding is plain text, so that Git's client, the `simple-ipc`
+ * command line and scripts can still talk to a typed server:
+ *
+ * - Request: the command name, a space, then the request as JSON:
+ *   `add {"a":1,"b":2}`. A request whose JSON is `null` (a command without
+ *   a request) is the name alone: `status`.
+ * - Response: the response as JSON (`3`), or nothing when it is `null`.
+ * - Streamed response: one JSON value per line (NDJSON); each chunk of the
+ *   handler's stream is sent as it is produced, and the client decodes the
+ *   lines as they arrive.
+ * - A failure the command declares ends the response with the line
+ *   `fail <JSON of the error>`.
+ * - A request the server cannot serve (unknown command, bad JSON, a value
+ *   that does not match the schema) and a handler that died end it with
+ *   `error <JSON of an IpcError>`, e.g.
+ *   `error {"_tag":"IpcError","reason":"UnknownCommand","command":"nope",...}`.
+ *
+ * JSON values never start with `e` or with `fail `, so these lines cannot
+ * be mistaken for a response. Values are encoded with `Schema.toCodecJson`,
+ * so dates, big integers, options and classes travel in their JSON form.
+ * Fields a side does not know are ignored when decoding: a server may add
+ * response fields without breaking older clients.
+ *
+ * @since 0.1.0
+ */
+import { Effect, Result, Schema, SchemaIssue } from "effect"
+
+/**
+ * A schema that can cross the wire: encoding and decoding need no services.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Codec = Schema.Top & {
+  readonly DecodingServices: never
+  readonly EncodingServices: never
+}
+
+/**
+ * One command of a protocol. With `stream: true`, `response` is the schema
+ * of each item of the response stream.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Command<
+  out Name extends string = string,
+  out Request extends Codec = Codec,
+  out Response extends Codec = Codec,
+  out Failure extends Codec = Codec,
+  out Streaming extends boolean = boolean
+> {
+  readonly name: Name
+  readonly request: Request
+  readonly response: Response
+  readonly error: Failure
+  readonly stream: Streaming
+}
+
+/**
+ * Any command.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type AnyCommand = Command<string, Codec, Codec, Codec, boolean>
+
+/**
+ * The request type of a command.
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type RequestOf<C extends AnyCommand> = C["request"]["Type"]
+
+/**
+ * The response type of a command (the item type of a streamed one).
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type ResponseOf<C extends AnyCommand> = C["response"]["Type"]
+
+/**
+ * The failures a command declares.
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type FailureOf<C extends AnyCommand> = C["error"]["Type"]
+
+const NAME = /^[^\s]+$/
+
+/**
+ * Defines a command. The request defaults to `Schema.Void` (no request),
+ * the response to `Schema.Void`, the declared failures to `Schema.Never`.
+ * The name is what goes on the wire; it may not contain whitespace.
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Protocol } from "effect-simple-ipc"
+ *
+ * class DivideByZero extends Schema.TaggedError<DivideByZero>()("DivideByZero", {}) {}
+ *
+ * const Divide = Protocol.command("divide", {
+ *   request: Schema.Struct({ a: Schema.Number, b: Schema.Number }),
+ *   response: Schema.Number,
+ *   error: DivideByZero
+ * })
+ * const Count = Protocol.command("count", {
+ *   request: Schema.Struct({ to: Schema.Int }),
+ *   response: Schema.Int,
+ *   stream: true
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const command = <
+  const Name extends string,
+  Request extends Codec = Schema.Void,
+  Response extends Codec = Schema.Void,
+  Failure extends Codec = Schema.Never,
+  const Streaming extends boolean = false
+>(name: Name, options?: {
+  readonly request?: Request | undefined
+  readonly response?: Response | undefined
+  readonly error?: Failure | undefined
+  readonly stream?: Streaming | undefined
+}): Command<Name, Request, Response, Failure, Streaming> => {
+  // Names are fixed by the program, not by input: a bad one is a bug to
+  // report at definition time, like an invalid schema.
+  if (!NAME.test(name)) throw new TypeError(`invalid command name ${JSON.stringify(name)}: it must be non-empty, without whitespace`)
+  return {
+    name,
+    request: (options?.request ?? Schema.Void) as Request,
+    response: (options?.response ?? Schema.Void) as Response,
+    error: (options?.error ?? Schema.Never) as Failure,
+    stream: (options?.stream ?? false) as Streaming
+  }
+}
+
+/**
+ * A set of commands with distinct names.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Protocol<out C extends AnyCommand> {
+  readonly commands: ReadonlyArray<C>
+  /** The command with this wire name, if any. */
+  readonly get: (name: string) => C | undefined
+}
+
+/**
+ * Any protocol.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type AnyProtocol = Protocol<AnyCommand>
+
+/**
+ * The commands of a protocol, as a union.
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type Commands<P extends AnyProtocol> = P extends Protocol<infer C> ? C : never
+
+/**
+ * Groups commands into a protocol, served by {@link TypedServer} and called
+ * through {@link TypedClient}.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = <const Cs extends ReadonlyArray<AnyCommand>>(...commands: Cs): Protocol<Cs[number]> => {
+  const byName = new Map<string, Cs[number]>()
+  for (const c of commands) {
+    if (byName.has(c.name)) throw new TypeError(`duplicate command name '${c.name}'`)
+    byName.set(c.name, c)
+  }
+  return { commands, get: (name) => byName.get(name) }
+}
+
+/**
+ * A typed request could not be served or understood.
+ *
+ * - `UnknownCommand`: the server has no command of that name (an older
+ *   server, or a typo in a hand-written request).
+ * - `InvalidRequest`: the server could not decode the request: not UTF-8,
+ *   not JSON, or not what the command's request schema accepts.
+ * - `InvalidResponse`: the client could not decode the response: not in the
+ *   wire format, or not what the command's schemas accept (an older or
+ *   newer server whose schema differs).
+ * - `EncodeFailed`: a value did not satisfy its own schema when encoded.
+ * - `HandlerFailed`: the server's handler died, or failed with an error its
+ *   command does not declare.
+ *
+ * The server sends this error on the wire as `error <JSON>`; the client
+ * decodes it back into this class.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class IpcError extends Schema.TaggedError<IpcError>()("IpcError", {
+  reason: Schema.Literals(["UnknownCommand", "InvalidRequest", "InvalidResponse", "EncodeFailed", "HandlerFailed"]),
+  command: Schema.String,
+  detail: Schema.String
+}) {
+  override get message(): string {
+    switch (this.reason) {
+      case "UnknownCommand":
+        return `the server does not know the command '${this.command}' (${this.detail}); is it an older version?`
+      case "InvalidRequest":
+        return `the server could not decode the request for '${this.command}': ${this.detail}`
+      case "InvalidResponse":
+        return `could not decode the response to '${this.command}': ${this.detail}`
+      case "EncodeFailed":
+        return `could not encode ${this.detail}`
+      case "HandlerFailed":
+        return `the handler of '${this.command}' failed: ${this.detail}`
+    }
+  }
+}
+
+const formatIssue = SchemaIssue.makeFormatterDefault()
+
+const jsonCodecs = new WeakMap<Codec, Codec>()
+
+/** The JSON form of a schema, derived once per schema. */
+const jsonCodec = (schema: Codec): Codec => {
+  let codec = jsonCodecs.get(schema)
+  if (codec === undefined) {
+    codec = Schema.toCodecJson(schema) as Codec
+    jsonCodecs.set(schema, codec)
+  }
+  return codec
+}
+
+/** Encodes a value as JSON text, or describes why it cannot be. */
+const toJson = (schema: Codec, value: unknown): Result.Result<string, string> =>
+  Result.mapBoth(Schema.encodeUnknownResult(jsonCodec(schema))(value), {
+    onSuccess: (encoded) => JSON.stringify(encoded),
+    onFailure: (error) => formatIssue(error.issue)
+  })
+
+/** Decodes JSON text (empty text is `null`), or describes why it cannot be. */
+const fromJson = <S extends Codec>(schema: S, text: string): Result.Result<S["Type"], string> => {
+  let parsed: unknown = null
+  if (text.trim() !== "") {
+    try {
+      parsed = JSON.parse(text)
+    } catch (error) {
+      return Result.fail(`not valid JSON (${(error as Error).message}): ${preview(text)}`)
+    }
+  }
+  return Result.mapError(
+    Schema.decodeUnknownResult(jsonCodec(schema), { errors: "all" })(parsed),
+    (error) => formatIssue(error.issue)
+  )
+}
+
+const preview = (text: string) => text.length > 200 ? `${text.slice(0, 200)}...` : text
+
+const encoder = new TextEncoder()
+const utf8 = new TextDecoder("utf-8", { fatal: true })
+
+/**
+ * Bytes as UTF-8 text, or `undefined` when they are not UTF-8.
+ *
+ * @since 0.1.0
+ * @category wire
+ */
+export const decodeUtf8 = (bytes: Uint8Array): string | undefined => {
+  try {
+    return utf8.decode(bytes)
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * The request bytes for a command: `<name> <JSON>`, or `<name>` when the
+ * request's JSON is `null`.
+ *
+ * @since 0.1.0
+ * @category wire
+ */
+export const encodeRequest = <C extends AnyCommand>(command: C, request: RequestOf<C>): Effect.Effect<Uint8Array, IpcError> =>
+  Result.match(toJson(command.request, request), {
+    onSuccess: (json) => Effect.succeed(encoder.encode(json === "null" ? command.name : `${command.name} ${json}`)),
+    onFailure: (issue) =>
+      Effect.fail(new IpcError({ reason: "EncodeFailed", command: command.name, detail: `the request for '${command.name}': ${issue}` }))
+  })
+
+/** The command name, then optional whitespace-separated JSON. */
+const REQUEST = /^(\S*)(?:\s+([\s\S]*))?$/
+
+/**
+ * Decodes a request received by a server: finds the command by name and
+ * decodes its JSON with the command's request schema.
+ *
+ * @since 0.1.0
+ * @category wire
+ */
+export const decodeRequest = <C extends AnyCommand>(
+  protocol: Protocol<C>,
+  bytes: Uint8Array
+): Effect.Effect<{ readonly command: C; readonly request: RequestOf<C> }, IpcError> => {
+  const text = decodeUtf8(bytes)
+  if (text === undefined) {
+    return Effect.fail(new IpcError({ reason: "InvalidRequest", command: "", detail: "the request is not UTF-8 text" }))
+  }
+  const [, name = "", json = ""] = REQUEST.exec(text) ?? []
+  const command = protocol.get(name)
+  if (command === undefined) {
+    const known = protocol.commands.map((c) => c.name).join(", ")
+    return Effect.fail(new IpcError({ reason: "UnknownCommand", command: name, detail: `known commands: ${known}` }))
+  }
+  return Result.match(fromJson(command.request, json), {
+    onSuccess: (request) => Effect.succeed({ command, request }),
+    onFailure: (issue) => Effect.fail(new IpcError({ reason: "InvalidRequest", command: name, detail: issue }))
+  })
+}
+
+const encodeFailed = (command: AnyCommand, what: string, issue: string) =>
+  new IpcError({ reason: "EncodeFailed", command: command.name, detail: `${what} of '${command.name}': ${issue}` })
+
+/**
+ * The text of a successful unary response: its JSON, or nothing when that
+ * is `null`.
+ *
+ * @since 0.1.0
+ * @category wire
+ */
+export const encodeResponse = <C extends AnyCommand>(command: C, response: ResponseOf<C>): Result.Result<string, IpcError> =>
+  Result.mapBoth(toJson(command.response, response), {
+    onSuccess: (json) => json === "null" ? "" : json,
+    onFailure: (issue) => encodeFailed(command, "the response", issue)
+  })
+
+/**
+ * The text of some items of a streamed response: one JSON line each.
+ *
+ * @since 0.1.0
+ * @category wire
+ */
+export const encodeItems = <C extends AnyCommand>(
+  command: C,
+  items: ReadonlyArray<ResponseOf<C>>
+): Result.Result<string, IpcError> => {
+  let text = ""
+  for (const item of items) {
+    const json = toJson(command.response, item)
+    if (Result.isFailure(json)) return Result.fail(encodeFailed(command, "a response item", json.failure))
+    text += `${json.success}\n`
+  }
+  return Result.succeed(text)
+}
+
+/**
+ * The line that ends a response with an {@link IpcError}.
+ *
+ * @since 0.1.0
+ * @category wire
+ */
+export const encodeError = (error: IpcError): string => `error ${Result.getOrThrow(toJson(IpcError, error))}\n`
+
+/**
+ * The line that ends a response with a failure the command declares, or an
+ * error line if the failure does not satisfy the command's error schema.
+ *
+ * @since 0.1.0
+ * @category wire
+ */
+export const encodeFailure = <C extends AnyCommand>(command: C, failure: FailureOf<C>): string =>
+  Result.match(toJson(command.error, failure), {
+    onSuccess: (json) => `fail ${json}\n`,
+    onFailure: (issue) => encodeError(encodeFailed(command, "a failure", issue))
+  })
+
+const ERROR_PREFIX = "error "
+const FAIL_PREFIX = "fail "
+
+const invalidResponse = (command: AnyCommand, detail: string) =>
+  new IpcError({ reason: "InvalidResponse", command: command.name, detail })
+
+/**
+ * Decodes one reply received by a client: a whole unary response, or one
+ * line of a streamed one. `error` and `fail` lines become failures.
+ *
+ * @since 0.1.0
+ * @category wire
+ */
+export const decodeReply = <C extends AnyCommand>(
+  command: C,
+  text: string
+): Effect.Effect<ResponseOf<C>, FailureOf<C> | IpcError> => {
+  if (text.startsWith(ERROR_PREFIX)) {
+    return Result.match(fromJson(IpcError, text.slice(ERROR_PREFIX.length)), {
+      onSuccess: (error) => Effect.fail(error),
+      onFailure: (issue) => Effect.fail(invalidResponse(command, `an error reply that is not an IpcError: ${issue}`))
+    })
+  }
+  if (text.startsWith(FAIL_PREFIX)) {
+    return Result.match(fromJson(command.error, text.slice(FAIL_PREFIX.length)), {
+      onSuccess: (failure) => Effect.fail(failure),
+      onFailure: (issue) => Effect.fail(invalidResponse(command, `a failure the command does not declare: ${issue}`))
+    })
+  }
+  return Result.match(fromJson(command.response, text), {
+    onSuccess: (response) => Effect.succeed(response),
+    onFailure: (issue) => Effect.fail(invalidResponse(command, issue))
+  })
+}

@@ -1,0 +1,138 @@
+/**
+ * Calling a typed protocol: one method per command, taking the typed
+ * request and returning the typed response as an Effect (or a Stream, for
+ * a streamed command), over any byte-level transport.
+ *
+ * @since 0.1.0
+ */
+import { Effect, Layer, Stream } from "effect"
+import type * as Context from "effect/Context"
+import type * as ByteClient from "../client/Client.ts"
+import * as Protocol from "./Protocol.ts"
+
+/**
+ * What the typed client sends requests through: the byte-level client
+ * ({@link ByteClient.makeService}), one that starts its server on demand
+ * ({@link AutoStart.makeService}), or any other.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Transport<E> {
+  readonly request: (request: Uint8Array) => Effect.Effect<Uint8Array, E>
+  readonly requestStream: (request: Uint8Array) => Stream.Stream<Uint8Array, E>
+}
+
+/**
+ * The errors of the byte-level client: no connection, or a broken one.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type TransportError = ByteClient.ConnectError | ByteClient.RequestError
+
+/**
+ * The arguments of a method: the request, optional when the command takes
+ * none.
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type RequestArgs<C extends Protocol.AnyCommand> = undefined extends Protocol.RequestOf<C>
+  ? [request?: Protocol.RequestOf<C>]
+  : [request: Protocol.RequestOf<C>]
+
+/**
+ * The method for one command.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Method<C extends Protocol.AnyCommand, E> = (
+  ...request: RequestArgs<C>
+) => C["stream"] extends true ? Stream.Stream<Protocol.ResponseOf<C>, Protocol.FailureOf<C> | Protocol.IpcError | E>
+  : Effect.Effect<Protocol.ResponseOf<C>, Protocol.FailureOf<C> | Protocol.IpcError | E>
+
+/**
+ * A client of a protocol: one method per command, by command name. Errors
+ * are the command's declared failures, {@link Protocol.IpcError} (the
+ * server could not serve the request, or the response does not match the
+ * schema), and the transport's own.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Client<P extends Protocol.AnyProtocol, E = TransportError> = {
+  readonly [C in Protocol.Commands<P> as C["name"]]: Method<C, E>
+}
+
+const unaryMethod = <E>(command: Protocol.AnyCommand, transport: Transport<E>) => (request?: unknown) =>
+  Protocol.encodeRequest(command, request).pipe(
+    Effect.flatMap(transport.request),
+    Effect.flatMap((bytes) => {
+      const text = Protocol.decodeUtf8(bytes)
+      return text === undefined
+        ? Effect.fail(new Protocol.IpcError({ reason: "InvalidResponse", command: command.name, detail: "the response is not UTF-8 text" }))
+        : Protocol.decodeReply(command, text)
+    })
+  )
+
+const streamMethod = <E>(command: Protocol.AnyCommand, transport: Transport<E>) => (request?: unknown) =>
+  Stream.unwrap(Effect.map(Protocol.encodeRequest(command, request), (bytes) =>
+    // Lines are decoded as their bytes arrive: memory holds one read's
+    // worth of the response, however long it is.
+    transport.requestStream(bytes).pipe(
+      Stream.decodeText,
+      Stream.splitLines,
+      Stream.mapEffect((line) => Protocol.decodeReply(command, line))
+    )))
+
+/**
+ * A client of `protocol` over `transport`.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Stream } from "effect"
+ * import { Client, TypedClient } from "effect-simple-ipc"
+ *
+ * const calculator = TypedClient.make(Calculator, Client.makeService("/tmp/calc.sock"))
+ * const program = Effect.gen(function*() {
+ *   const half = yield* calculator.divide({ a: 1, b: 2 }) // number
+ *   const all = yield* Stream.runCollect(calculator.count({ to: 3 })) // [1, 2, 3]
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = <P extends Protocol.AnyProtocol, E>(protocol: P, transport: Transport<E>): Client<P, E> => {
+  const client: Record<string, unknown> = {}
+  for (const command of protocol.commands) {
+    client[command.name] = command.stream ? streamMethod(command, transport) : unaryMethod(command, transport)
+  }
+  return client as Client<P, E>
+}
+
+/**
+ * A layer providing a client of `protocol` as the service `tag`.
+ *
+ * @example
+ * ```ts
+ * import { Context } from "effect"
+ * import { Client, TypedClient } from "effect-simple-ipc"
+ *
+ * class CalculatorClient extends Context.Service<CalculatorClient, TypedClient.Client<typeof Calculator>>()(
+ *   "app/CalculatorClient"
+ * ) {
+ *   static readonly layer = TypedClient.layer(CalculatorClient, Calculator, Client.makeService("/tmp/calc.sock"))
+ * }
+ * ```
+ *
+ * @since 0.1.0
+ * @category services
+ */
+export const layer = <I, P extends Protocol.AnyProtocol, E>(
+  tag: Context.Key<I, Client<P, E>>,
+  protocol: P,
+  transport: Transport<E>
+): Layer.Layer<I> => Layer.succeed(tag, make(protocol, transport))

@@ -1,0 +1,226 @@
+/**
+ * Serving a typed protocol: one handler per command, receiving the decoded
+ * request and answering with a typed value (or a stream of them). The
+ * result is an ordinary Simple IPC server, as a `Layer` or a scoped value.
+ *
+ * @since 0.1.0
+ */
+import { Cause, Deferred, Effect, Layer, Result, type Scope, Stream } from "effect"
+import * as Server from "../server/Server.ts"
+import type * as Connection from "../transport/Connection.ts"
+import * as Protocol from "./Protocol.ts"
+
+/**
+ * The handler of one command: a unary command answers with an Effect, a
+ * streamed one with a Stream. Failures of the command's error schema reach
+ * the client typed; anything else reaches it as an `IpcError`
+ * (`HandlerFailed`) and is logged here.
+ *
+ * Handlers may use {@link Server.IpcServer}, the running server (to stop
+ * it, for instance); it is provided for them.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Handler<C extends Protocol.AnyCommand, R = never> = (
+  request: Protocol.RequestOf<C>
+) => C["stream"] extends true ? Stream.Stream<Protocol.ResponseOf<C>, Protocol.FailureOf<C>, R>
+  : Effect.Effect<Protocol.ResponseOf<C>, Protocol.FailureOf<C>, R>
+
+/**
+ * One handler per command of the protocol, by command name.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Handlers<P extends Protocol.AnyProtocol> = {
+  readonly [C in Protocol.Commands<P> as C["name"]]: Handler<C, any>
+}
+
+/**
+ * The services the handlers need.
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type HandlersServices<H> = {
+  [K in keyof H]: H[K] extends (...args: any) => Effect.Effect<any, any, infer R> ? R
+    : H[K] extends (...args: any) => Stream.Stream<any, any, infer R> ? R
+    : never
+}[keyof H]
+
+/** The services left for the caller to provide: the server itself is provided here. */
+type Requirements<H> = Exclude<HandlersServices<H>, Server.IpcServer>
+
+/** Wraps a declared failure, so it cannot be confused with a failure of the connection. */
+class Declared {
+  readonly error: unknown
+  constructor(error: unknown) {
+    this.error = error
+  }
+}
+
+/**
+ * The byte-level handler that serves a protocol: decodes each request,
+ * runs the command's handler, encodes its answer. Requests it cannot serve
+ * get an `error` reply; the connection itself only fails when the client
+ * goes away.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const toHandler = <P extends Protocol.AnyProtocol, H extends Handlers<P>>(
+  protocol: P,
+  handlers: H
+): Server.Handler<Connection.SocketError, HandlersServices<H>> =>
+(bytes, reply) =>
+  Effect.flatMap(Effect.result(Protocol.decodeRequest(protocol, bytes)), (decoded) => {
+    if (Result.isFailure(decoded)) return reply(Protocol.encodeError(decoded.failure))
+    const { command, request } = decoded.success
+    const handler = (handlers as Record<string, (request: unknown) => any>)[command.name]!
+    return command.stream
+      ? serveStream(command, Stream.suspend(() => handler(request)), reply)
+      : serveUnary(command, Effect.suspend(() => handler(request)), reply)
+  })
+
+const serveUnary = <R>(
+  command: Protocol.AnyCommand,
+  effect: Effect.Effect<unknown, unknown, R>,
+  reply: Server.Reply
+): Effect.Effect<void, Connection.SocketError, R> =>
+  Effect.flatMap(Effect.exit(effect), (exit) => {
+    if (exit._tag === "Success") {
+      return Result.match(Protocol.encodeResponse(command, exit.value), {
+        onSuccess: reply,
+        onFailure: (error) => reply(Protocol.encodeError(error))
+      })
+    }
+    return replyToCause(command, exit.cause, reply, (error) => Protocol.encodeFailure(command, error))
+  })
+
+const serveStream = <R>(
+  command: Protocol.AnyCommand,
+  stream: Stream.Stream<unknown, unknown, R>,
+  reply: Server.Reply
+): Effect.Effect<void, Connection.SocketError, R> =>
+  // One reply per chunk of the stream: every item goes to the wire as soon
+  // as it is produced, and the stream is pulled no faster than the client
+  // reads (a reply waits while the socket is full).
+  Stream.mapError(stream, (error) => new Declared(error)).pipe(
+    Stream.runForEachArray((items) =>
+      Result.match(Protocol.encodeItems(command, items), {
+        onSuccess: reply,
+        onFailure: (error) => Effect.fail(error)
+      })
+    ),
+    Effect.catchCause((cause) =>
+      replyToCause(command, cause, reply, (failure) =>
+        failure instanceof Declared
+          ? Protocol.encodeFailure(command, failure.error)
+          : failure instanceof Protocol.IpcError
+          ? Protocol.encodeError(failure)
+          : undefined)
+    )
+  )
+
+/**
+ * Ends a response whose handler did not succeed. A failure the command
+ * declares, or an `IpcError`, gets its reply line; a failure of the
+ * connection (no `line` for it) and interruption propagate, since there is
+ * no one left to tell; a defect is logged and reported as `HandlerFailed`.
+ */
+const replyToCause = <E>(
+  command: Protocol.AnyCommand,
+  cause: Cause.Cause<E>,
+  reply: Server.Reply,
+  line: (failure: E) => string | undefined
+): Effect.Effect<void, Connection.SocketError> => {
+  if (Cause.hasInterruptsOnly(cause)) return Effect.failCause(cause as Cause.Cause<never>)
+  const failure = Cause.findError(cause)
+  if (Result.isSuccess(failure) && !Cause.hasDies(cause)) {
+    const text = line(failure.success)
+    return text === undefined ? Effect.fail(failure.success as Connection.SocketError) : reply(text)
+  }
+  return Effect.andThen(
+    Effect.logError(`handler of '${command.name}' failed`, cause),
+    reply(Protocol.encodeError(
+      new Protocol.IpcError({ reason: "HandlerFailed", command: command.name, detail: describe(Cause.squash(cause)) })
+    ))
+  )
+}
+
+const describe = (defect: unknown): string => defect instanceof Error ? defect.message : String(defect)
+
+/**
+ * Starts a server for `protocol` at `path` for the life of the scope (see
+ * {@link Server.make} for startup, options and shutdown).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = <P extends Protocol.AnyProtocol, H extends Handlers<P>>(
+  protocol: P,
+  path: string,
+  handlers: H,
+  options?: Server.Options
+): Effect.Effect<Server.Server, Server.StartError, Scope.Scope | Requirements<H>> =>
+  Effect.gen(function*() {
+    // Handlers may ask for the server they run in; it exists only once
+    // started, and no request can arrive before that.
+    const self = yield* Deferred.make<Server.Server>()
+    const handler = toHandler(protocol, handlers)
+    const server = yield* Server.make(
+      path,
+      (request, reply) =>
+        Effect.provideServiceEffect(handler(request, reply), Server.IpcServer, Deferred.await(self)) as Effect.Effect<
+          void,
+          Connection.SocketError,
+          Requirements<H>
+        >,
+      options
+    )
+    yield* Deferred.succeed(self, server)
+    return server
+  })
+
+/**
+ * Starts a server for `protocol` and runs it until it stops (a handler
+ * called `stop` on {@link Server.IpcServer}, or its socket was taken).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const run = <P extends Protocol.AnyProtocol, H extends Handlers<P>>(
+  protocol: P,
+  path: string,
+  handlers: H,
+  options?: Server.Options
+): Effect.Effect<void, Server.StartError, Requirements<H>> =>
+  Effect.scoped(Effect.flatMap(make(protocol, path, handlers, options), (server) => server.join))
+
+/**
+ * A layer that serves `protocol` at `path` for as long as it lives: a
+ * daemon is this layer, launched.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Layer, Stream } from "effect"
+ * import { TypedServer } from "effect-simple-ipc"
+ *
+ * const CalculatorLive = TypedServer.layer(Calculator, "/tmp/calc.sock", {
+ *   divide: ({ a, b }) => b === 0 ? Effect.fail(new DivideByZero()) : Effect.succeed(a / b),
+ *   count: ({ to }) => Stream.range(1, to)
+ * })
+ * Layer.launch(CalculatorLive).pipe(Effect.runFork)
+ * ```
+ *
+ * @since 0.1.0
+ * @category services
+ */
+export const layer = <P extends Protocol.AnyProtocol, H extends Handlers<P>>(
+  protocol: P,
+  path: string,
+  handlers: H,
+  options?: Server.Options
+): Layer.Layer<Server.IpcServer, Server.StartError, Requirements<H>> =>
+  Layer.effect(Server.IpcServer, make(protocol, path, handlers, options))

@@ -83,8 +83,14 @@ export class SendbytesError extends Schema.TaggedError<SendbytesError>()("Sendby
   }
 }
 
-/** Git's client waits while the server is busy, but not for a socket that does not exist. */
-const connectOptions: Client.ConnectOptions = { waitIfBusy: true, waitIfNotFound: false }
+/**
+ * How Git's tool connects for a request: it waits while the server is busy,
+ * but not for a socket that does not exist.
+ *
+ * @since 0.1.0
+ * @category requests
+ */
+export const connectOptions: Client.ConnectOptions = { waitIfBusy: true, waitIfNotFound: false }
 
 const NEWLINE = new Uint8Array([10])
 

@@ -130,7 +130,7 @@ export const start = (path: string, options: Options): Effect.Effect<void, AutoS
     const fail = (reason: "Exited" | "Timeout", detail: string) =>
       new AutoStartError({ path, command: options.command, reason, detail })
     yield* Effect.raceFirst(
-      Effect.mapError(waitListening(path, interval, timeout), () => fail("Timeout", `within ${Duration.format(timeout)}`)),
+      Effect.mapError(waitListening(path, interval, timeout), () => fail("Timeout", `within ${Duration.format(Duration.fromInputUnsafe(timeout))}`)),
       Effect.flatMap(Deferred.await(exited), (exit) =>
         Effect.mapError(
           waitListening(path, interval, AFTER_EXIT),

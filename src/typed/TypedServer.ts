@@ -107,10 +107,10 @@ const serveStream = <R>(
   // as it is produced, and the stream is pulled no faster than the client
   // reads (a reply waits while the socket is full).
   Stream.mapError(stream, (error) => new Declared(error)).pipe(
-    Stream.runForEachArray((items) =>
+    Stream.runForEachArray((items): Effect.Effect<void, Connection.SocketError | Protocol.IpcError> =>
       Result.match(Protocol.encodeItems(command, items), {
         onSuccess: reply,
-        onFailure: (error) => Effect.fail(error)
+        onFailure: Effect.fail
       })
     ),
     Effect.catchCause((cause) =>

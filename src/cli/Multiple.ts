@@ -25,7 +25,7 @@ export class RequestsFailed extends Schema.TaggedError<RequestsFailed>()("Reques
   failed: Schema.Number,
   total: Schema.Number
 }) {
-  readonly [Runtime.errorReported] = false
+  override readonly [Runtime.errorReported] = false
   override get message(): string {
     return `${this.failed} of ${this.total} requests failed`
   }

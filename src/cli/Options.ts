@@ -91,8 +91,8 @@ const definitions: { readonly [K in keyof Options]: Flag.Flag<Options[K]> } = {
  */
 export const flags = (...shown: ReadonlyArray<keyof Options>): typeof definitions => {
   const result: Record<string, Flag.Flag<unknown>> = {}
-  for (const [key, flag] of Object.entries(definitions)) {
-    result[key] = shown.includes(key as keyof Options) ? flag : Flag.withHidden(flag)
+  for (const [key, flag] of Object.entries(definitions) as Array<[keyof Options, Flag.Flag<unknown>]>) {
+    result[key] = shown.includes(key) ? flag : Flag.withHidden(flag)
   }
   return result as unknown as typeof definitions
 }

@@ -46,14 +46,56 @@ export class ConnectError extends Schema.TaggedError<ConnectError>()("ConnectErr
 }
 
 /**
- * The ways a request can fail once connected: the connection broke
- * (`SocketError`), or the response was malformed or ended before its flush
- * (`PktLineError`, reason `UnexpectedEnd`).
+ * The server did not answer in full within the request's `timeout`.
  *
  * @since 0.1.0
  * @category errors
  */
-export type RequestError = Connection.SocketError | PktLine.PktLineError
+export class RequestTimeoutError extends Schema.TaggedError<RequestTimeoutError>()("RequestTimeoutError", {
+  path: Schema.String,
+  timeoutMillis: Schema.Number
+}) {
+  override get message(): string {
+    return `no complete response from '${this.path}' within ${this.timeoutMillis} ms`
+  }
+}
+
+/**
+ * The ways a request can fail once connected: the connection broke
+ * (`SocketError`), the response was malformed, too large or ended before its
+ * flush (`PktLineError`), or it did not come in time
+ * (`RequestTimeoutError`).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type RequestError = Connection.SocketError | PktLine.PktLineError | RequestTimeoutError
+
+/**
+ * The largest response {@link request} collects by default (256 MiB);
+ * {@link requestStream} has no limit.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaultMaxResponseBytes = 256 * 1024 * 1024
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface RequestOptions extends ConnectOptions {
+  /** The largest response accepted when collecting it. Default {@link defaultMaxResponseBytes}. */
+  readonly maxResponseBytes?: number | undefined
+  /**
+   * For {@link request}, how long the whole round trip may take (connecting
+   * included); for {@link requestStream}, how long to wait for each next
+   * chunk, since a large stream may rightly take long in all. Past it the
+   * connection is closed and the request fails with
+   * {@link RequestTimeoutError}. Default: no limit.
+   */
+  readonly timeout?: Duration.Input | undefined
+}
 
 /**
  * @since 0.1.0
@@ -185,14 +227,25 @@ export const sendCommandStream = (
 export const request = (
   path: string,
   request: Uint8Array | string,
-  options?: ConnectOptions
+  options?: RequestOptions
 ): Effect.Effect<Uint8Array, ConnectError | RequestError> =>
-  Effect.scoped(
-    Effect.flatMap(
-      connect(path, { ...options, send: PktLine.encodeMessageBytes(toBytes(request)) }),
-      (connection) => Connection.readMessage(connection)
-    )
-  )
+  withTimeout(
+    path,
+    Effect.scoped(
+      Effect.flatMap(
+        connect(path, { ...options, send: PktLine.encodeMessageBytes(toBytes(request)) }),
+        (connection) =>
+          Connection.readMessage(connection, { maxBytes: options?.maxResponseBytes ?? defaultMaxResponseBytes })
+      )
+    ),
+    options?.timeout
+  ).pipe(Effect.withSpan("SimpleIpc.request", { attributes: { socket: path } }))
+
+const withTimeout = <A, E, R>(path: string, effect: Effect.Effect<A, E, R>, timeout: Duration.Input | undefined) =>
+  timeout === undefined ? effect : Effect.timeoutOrElse(effect, {
+    duration: timeout,
+    orElse: () => Effect.fail(new RequestTimeoutError({ path, timeoutMillis: Duration.toMillis(timeout) }))
+  })
 
 /**
  * One round trip whose response is a stream: the connection stays open
@@ -204,14 +257,20 @@ export const request = (
 export const requestStream = (
   path: string,
   request: Uint8Array | string,
-  options?: ConnectOptions
-): Stream.Stream<Uint8Array, ConnectError | RequestError> =>
-  Stream.unwrap(
+  options?: RequestOptions
+): Stream.Stream<Uint8Array, ConnectError | RequestError> => {
+  const stream = Stream.unwrap(
     Effect.map(
       connect(path, { ...options, send: PktLine.encodeMessageBytes(toBytes(request)) }),
       Connection.messageStream
     )
   )
+  const timeout = options?.timeout
+  return timeout === undefined ? stream : Stream.timeoutOrElse(stream, {
+    duration: timeout,
+    orElse: () => Stream.fail(new RequestTimeoutError({ path, timeoutMillis: Duration.toMillis(timeout) }))
+  })
+}
 
 const encoder = new TextEncoder()
 
@@ -236,7 +295,7 @@ export class IpcClient extends Context.Service<IpcClient, {
  * @since 0.1.0
  * @category services
  */
-export const makeService = (path: string, options?: ConnectOptions): IpcClient["Service"] =>
+export const makeService = (path: string, options?: RequestOptions): IpcClient["Service"] =>
   IpcClient.of({
     path,
     activeState: activeState(path),
@@ -250,5 +309,5 @@ export const makeService = (path: string, options?: ConnectOptions): IpcClient["
  * @since 0.1.0
  * @category services
  */
-export const layer = (path: string, options?: ConnectOptions): Layer.Layer<IpcClient> =>
+export const layer = (path: string, options?: RequestOptions): Layer.Layer<IpcClient> =>
   Layer.succeed(IpcClient, makeService(path, options))

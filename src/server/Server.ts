@@ -10,6 +10,7 @@ import type * as net from "node:net"
 import * as PktLine from "../framing/PktLine.ts"
 import * as Connection from "../transport/Connection.ts"
 import * as Listener from "../transport/Listener.ts"
+import * as ServerMetrics from "./ServerMetrics.ts"
 import type * as Lockfile from "../transport/Lockfile.ts"
 import type * as SocketPath from "../transport/SocketPath.ts"
 
@@ -72,7 +73,28 @@ export interface Options extends Listener.Options {
   readonly queueCapacity?: number | undefined
   /** How long a stop lets in-flight responses run before interrupting them. Default 30 s. */
   readonly gracePeriod?: Duration.Input | undefined
+  /**
+   * The largest request accepted. A longer one is dropped (the connection
+   * closed, the handler never called) and the reason logged. Default 64 MiB.
+   */
+  readonly maxRequestBytes?: number | undefined
+  /**
+   * A client that stops sending in the middle of its request is dropped
+   * after this long without a byte, freeing its worker. Default 10 s.
+   */
+  readonly requestIdleTimeout?: Duration.Input | undefined
+  /**
+   * How long a handler may run; past it the connection is closed without a
+   * flush (the client sees an incomplete response). Default: no limit.
+   */
+  readonly handlerTimeout?: Duration.Input | undefined
 }
+
+/**
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaultMaxRequestBytes = 64 * 1024 * 1024
 
 /**
  * A running server.
@@ -115,11 +137,23 @@ export const make = <E, R>(
 ): Effect.Effect<Server, StartError, Scope.Scope | R> =>
   Effect.gen(function*() {
     const threads = Math.max(1, Math.floor(options?.threads ?? 5))
-    const listener = yield* Listener.make(path, { ...options, queueCapacity: options?.queueCapacity ?? threads * 100 })
+    const metrics = ServerMetrics.recorder(path, yield* Effect.context<never>())
+    const listener = yield* Listener.make(path, {
+      ...options,
+      queueCapacity: options?.queueCapacity ?? threads * 100,
+      onAccept: (outcome) => {
+        metrics.accepted()
+        if (outcome === "refused") metrics.dropped("queue_full")
+      }
+    })
     const stopRequested = yield* Deferred.make<void>()
     const finished = yield* Deferred.make<void>()
     const stop = Effect.asVoid(Deferred.succeed(stopRequested, undefined))
-    const serve = serveConnection(path, handler, stop, {})
+    const serve = serveConnection(path, handler, stop, metrics, {
+      maxBytes: options?.maxRequestBytes ?? defaultMaxRequestBytes,
+      idleMs: Duration.toMillis(options?.requestIdleTimeout ?? Duration.seconds(10)),
+      handlerTimeout: options?.handlerTimeout
+    })
     // Connections a worker holds. At stop, those whose client has not sent a
     // byte yet are dropped: their request has not begun, so nothing is lost.
     const active = new Set<net.Socket>()
@@ -150,8 +184,11 @@ export const make = <E, R>(
         Deferred.await(stopRequested),
         Effect.tap(listener.stolen, () => Effect.logWarning(`socket '${path}' was removed or replaced; stopping`))
       )
-      yield* listener.close
-      for (const socket of active) if (socket.bytesRead === 0) socket.destroy()
+      const closed = yield* listener.close
+      for (let i = 0; i < closed; i++) metrics.dropped("shutdown")
+      for (const socket of active) {
+        if (socket.bytesRead === 0) socket.destroy(shutdownError)
+      }
       yield* Fiber.awaitAll(workers)
       yield* listener.remove
       yield* Deferred.succeed(finished, undefined)
@@ -182,48 +219,97 @@ export const run = <E, R>(
   options?: Options
 ): Effect.Effect<void, StartError, R> => Effect.scoped(Effect.flatMap(make(path, handler, options), (server) => server.join))
 
+interface Limits {
+  readonly maxBytes: number
+  readonly idleMs: number
+  readonly handlerTimeout: Duration.Input | undefined
+}
+
+const coded = (message: string, code: string) => Object.assign(new Error(message), { code })
+const shutdownError = coded("the server is stopping", "ESHUTDOWN")
+const idleError = coded("no request bytes for too long", "ETIMEDOUT")
+
 /**
  * Serves one accepted connection. Never fails: whatever goes wrong ends this
- * connection only.
+ * connection only, and is counted and logged by its reason.
  */
 const serveConnection = <E, R>(
   path: string,
   handler: Handler<E, R>,
   stop: Effect.Effect<void>,
-  limits: PktLine.CollectOptions
+  metrics: ServerMetrics.Recorder,
+  limits: Limits
 ) =>
 (socket: net.Socket): Effect.Effect<void, never, R> => {
   const connection = Connection.makeUnsafe(socket, path)
+  let bytesOut = 0
   const reply: Reply = (chunk) => {
     const bytes = typeof chunk === "string" ? encoder.encode(chunk) : chunk
-    return bytes.length === 0 ? Effect.void : connection.write(PktLine.frame(bytes))
+    if (bytes.length === 0) return Effect.void
+    bytesOut += bytes.length
+    return connection.write(PktLine.frame(bytes))
   }
+  // A client that stops sending mid-request would otherwise hold a worker
+  // for ever; Node's idle timer on the socket costs nothing per read.
+  if (limits.idleMs > 0) socket.setTimeout(limits.idleMs, () => socket.destroy(idleError))
+  const run = limits.handlerTimeout === undefined
+    ? handler
+    : (request: Uint8Array, reply: Reply) => Effect.timeout(handler(request, reply), limits.handlerTimeout!)
   // A client that hangs up before sending anything (a probe, "is anyone
   // listening?") or a malformed or incomplete request ends at the read,
-  // quietly, without reaching the application.
-  return Connection.readMessage(connection, limits).pipe(
-    Effect.flatMap((request) => handler(request, reply)),
+  // without reaching the application.
+  return Connection.readMessage(connection, { maxBytes: limits.maxBytes }).pipe(
+    Effect.flatMap((request) => {
+      socket.setTimeout(0)
+      metrics.bytesIn(request.length)
+      return run(request, reply)
+    }),
     Effect.flatMap((result) => {
-      const end = connection.end(PktLine.flushBytes)
+      const end = Effect.map(connection.end(PktLine.flushBytes), () => {
+        metrics.bytesOut(bytesOut)
+        metrics.served()
+      })
       return result === Quit ? Effect.andThen(end, stop) : end
     }),
-    Effect.catchCause((cause) =>
-      Cause.hasInterruptsOnly(cause)
-        ? Effect.failCause(cause as Cause.Cause<never>)
-        : isConnectionProblem(cause)
-        ? Effect.logDebug("connection dropped", cause)
-        : Effect.logError("request handler failed; connection closed", cause)
-    ),
-    Effect.ensuring(Effect.sync(() => socket.destroy()))
+    Effect.catchCause((cause) => {
+      if (Cause.hasInterruptsOnly(cause)) return Effect.failCause(cause as Cause.Cause<never>)
+      const reason = dropReason(cause, socket)
+      metrics.dropped(reason)
+      switch (reason) {
+        case "handler_failed":
+          return Effect.logError("request handler failed; connection closed", cause)
+        case "handler_timeout":
+        case "too_large":
+        case "idle_timeout":
+          return Effect.logWarning(`connection dropped: ${reason}`, cause)
+        default:
+          return Effect.logDebug(`connection dropped: ${reason}`, cause)
+      }
+    }),
+    Effect.ensuring(Effect.sync(() => socket.destroy())),
+    Effect.withSpan("SimpleIpc.serve", { attributes: { socket: path } })
   )
 }
 
-/** Malformed requests and clients that went away are routine, not errors of the application. */
-const isConnectionProblem = (cause: Cause.Cause<unknown>): boolean =>
-  cause.reasons.every((reason) =>
-    reason._tag === "Fail" &&
-    (reason.error instanceof PktLine.PktLineError || reason.error instanceof Connection.SocketError)
-  )
+/** Classifies why a connection ended without being served. */
+const dropReason = (cause: Cause.Cause<unknown>, socket: net.Socket): ServerMetrics.DropReason => {
+  const failure = cause.reasons.find((reason) => reason._tag === "Fail")
+  if (failure === undefined) return "handler_failed"
+  const error = (failure as { readonly error: unknown }).error
+  if (error instanceof PktLine.PktLineError) {
+    if (error.reason === "MessageTooLarge") return "too_large"
+    if (error.reason === "UnexpectedEnd") return socket.bytesRead === 0 ? "probe" : "incomplete"
+    return "malformed"
+  }
+  if (error instanceof Connection.SocketError) {
+    if (error.operation === "write") return "client_gone"
+    if (error.errno === "ETIMEDOUT") return "idle_timeout"
+    if (error.errno === "ESHUTDOWN") return "shutdown"
+    return socket.bytesRead === 0 ? "probe" : "incomplete"
+  }
+  if (Cause.isTimeoutError(error)) return "handler_timeout"
+  return "handler_failed"
+}
 
 /**
  * A running server, as a service.

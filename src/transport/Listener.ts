@@ -59,6 +59,16 @@ export interface Options {
    * the queue is full is closed at once. Default 500.
    */
   readonly queueCapacity?: number | undefined
+  /**
+   * The most connections held at once (waiting in the queue or being
+   * served); beyond it, new connections are closed at once. Default: no
+   * limit beyond the queue's.
+   */
+  readonly maxConnections?: number | undefined
+  /** Called for each accepted connection: whether it was queued or refused (queue full). */
+  readonly onAccept?: ((outcome: "queued" | "refused") => void) | undefined
+  /** How long a starter's `<path>.lock` may be held before it is considered stale. Default 60 s. */
+  readonly lockStaleAfter?: Duration.Input | undefined
 }
 
 /**
@@ -75,9 +85,10 @@ export interface Listener {
   /**
    * Stops accepting and closes the connections still waiting in
    * {@link accepted}. Idempotent; the socket file stays until
-   * {@link remove} or the end of the scope.
+   * {@link remove} or the end of the scope. Returns how many waiting
+   * connections it closed.
    */
-  readonly close: Effect.Effect<void>
+  readonly close: Effect.Effect<number>
   /** Whether the path still names the socket this listener bound. */
   readonly isStillOurs: Effect.Effect<boolean>
   /**
@@ -173,6 +184,21 @@ const sameFile = (path: string, identity: Identity) =>
     }
   })
 
+/**
+ * Anyone who can write to the socket's directory can remove our socket and
+ * put their own in its place; the sticky bit (as on /tmp) prevents that for
+ * files they do not own. Such a directory deserves a warning.
+ */
+const warnIfDirectoryIsShared = (directory: string) =>
+  Effect.suspend(() => {
+    const stats = fs.statSync(directory, { throwIfNoEntry: false })
+    return stats !== undefined && (stats.mode & 0o002) !== 0 && (stats.mode & 0o1000) === 0
+      ? Effect.logWarning(
+        `socket directory '${directory}' is writable by every user and has no sticky bit: anyone could replace the socket`
+      )
+      : Effect.void
+  })
+
 /** Directory change events, for noticing a stolen socket at once; empty where watching is not supported. */
 const directoryChanges = (directory: string): Stream.Stream<void> =>
   Stream.callback<void>((queue) =>
@@ -219,7 +245,10 @@ export const make = (
 
     // The lock is held only while starting, in a scope of its own.
     const lockScope = yield* Scope.fork(scope)
-    yield* Scope.provide(Lockfile.acquire(`${path}.lock`, { timeout: options?.lockTimeout }), lockScope)
+    yield* Scope.provide(
+      Lockfile.acquire(`${path}.lock`, { timeout: options?.lockTimeout, staleAfter: options?.lockStaleAfter }),
+      lockScope
+    )
     yield* clearStale(path)
 
     let identity: Identity | undefined
@@ -229,8 +258,10 @@ export const make = (
     const closeWith = (server: net.Server) =>
       Effect.gen(function*() {
         server.close()
-        for (const socket of yield* Queue.clear(queue)) socket.destroy()
+        const waiting = yield* Queue.clear(queue)
+        for (const socket of waiting) socket.destroy()
         yield* Queue.end(queue)
+        return waiting.length
       })
     const server = yield* Effect.acquireRelease(
       Effect.tap(bind(path, address, options?.backlog ?? 50), (server) =>
@@ -240,12 +271,18 @@ export const make = (
             socket.on("error", () => {})
             // A full queue means the server is overloaded: refusing at once
             // lets the client fail fast instead of waiting in line forever.
-            if (!Queue.offerUnsafe(queue, socket)) socket.destroy()
+            if (!Queue.offerUnsafe(queue, socket)) {
+              socket.destroy()
+              options?.onAccept?.("refused")
+              return
+            }
+            options?.onAccept?.("queued")
             // Hand the connection over now rather than on a later turn of the
             // event loop: every turn is latency on each request.
-            else Queue.flushUnsafe(queue)
+            Queue.flushUnsafe(queue)
           })
           server.on("error", () => {})
+          if (options?.maxConnections !== undefined) server.maxConnections = options.maxConnections
         })),
       closeWith
     )
@@ -265,6 +302,7 @@ export const make = (
       catch: (e) => failed(path, e)
     })
     yield* Scope.close(lockScope, Exit.void)
+    yield* warnIfDirectoryIsShared(directory)
 
     const owned = identity!
     const isStillOurs = sameFile(path, owned)

@@ -6,15 +6,24 @@
  * an exclusively created lock file while probing and binding makes the probe
  * and the bind one step as far as other starters are concerned.
  *
+ * A starter that dies while holding the lock (killed, crashed) would block
+ * every later start, as it does in Git. The lock file therefore records its
+ * owner (pid, the process's start time, when the lock was taken), and a lock
+ * whose owner is gone, or which is far older than any start takes, is
+ * broken — never a lock a live starter holds.
+ *
  * @since 0.1.0
  */
 import { Duration, Effect, Schedule, Schema, Scope } from "effect"
+import { randomBytes } from "node:crypto"
 import * as fs from "node:fs"
 
 /**
  * The lock could not be taken.
  *
  * `Held`: another starter holds it and did not let go within the timeout.
+ * `NotALockFile`: something other than a regular file sits at the lock path
+ * (a directory, a symlink); it is never removed or followed.
  * `Failed`: the file system refused (the errno says why).
  *
  * @since 0.1.0
@@ -22,13 +31,21 @@ import * as fs from "node:fs"
  */
 export class LockError extends Schema.TaggedError<LockError>()("LockError", {
   path: Schema.String,
-  reason: Schema.Literals(["Held", "Failed"]),
-  errno: Schema.optional(Schema.String)
+  reason: Schema.Literals(["Held", "NotALockFile", "Failed"]),
+  errno: Schema.optional(Schema.String),
+  owner: Schema.optional(Schema.Number)
 }) {
   override get message(): string {
-    return this.reason === "Held"
-      ? `could not take lock '${this.path}': File exists (another server is starting on this path, or a previous one crashed while starting; remove the file if no server is starting)`
-      : `could not take lock '${this.path}': ${this.errno}`
+    switch (this.reason) {
+      case "Held":
+        return `could not take lock '${this.path}': File exists (another server is starting on this path${
+          this.owner === undefined ? "" : `, process ${this.owner}`
+        }; if none is, remove the file)`
+      case "NotALockFile":
+        return `could not take lock '${this.path}': it exists and is not a regular file; remove it or choose another path`
+      case "Failed":
+        return `could not take lock '${this.path}': ${this.errno}`
+    }
   }
 }
 
@@ -39,25 +56,161 @@ export class LockError extends Schema.TaggedError<LockError>()("LockError", {
 export interface Options {
   /** How long to wait for a held lock before giving up. Default 100 ms, as Git does. */
   readonly timeout?: Duration.Input | undefined
+  /**
+   * A lock older than this is stale even if its owner seems alive (its pid
+   * may have been reused). Starting takes milliseconds; default 60 s.
+   */
+  readonly staleAfter?: Duration.Input | undefined
 }
 
-const tryCreate = (path: string) =>
-  Effect.try({
-    // O_EXCL also refuses to follow a symlink planted at the lock path.
-    try: () => {
-      const fd = fs.openSync(path, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600)
-      try {
-        fs.writeSync(fd, `${process.pid}\n${Date.now()}\n`)
-        return fs.fstatSync(fd)
-      } finally {
-        fs.closeSync(fd)
-      }
-    },
-    catch: (error) => {
-      const errno = (error as NodeJS.ErrnoException).code ?? "EIO"
-      return new LockError({ path, reason: errno === "EEXIST" ? "Held" : "Failed", errno })
+/**
+ * The owner recorded in a lock file.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Owner {
+  readonly pid: number
+  /** The owner process's start time as the kernel reports it (Linux), to tell a reused pid apart. */
+  readonly processStart: string
+  /** When the lock was taken (ms since the epoch). */
+  readonly takenAt: number
+}
+
+const hasProc = fs.existsSync("/proc/self/stat")
+
+/**
+ * A process's start time in clock ticks since boot (field 22 of
+ * /proc/<pid>/stat); `undefined` when there is no such process, "" where
+ * the system does not tell.
+ */
+const processStart = (pid: number): string | undefined => {
+  if (!hasProc) return ""
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "latin1")
+    // The command name (field 2) may contain spaces; fields after it are plain.
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19] ?? ""
+  } catch (error) {
+    const errno = (error as NodeJS.ErrnoException).code
+    return errno === "ENOENT" ? undefined : ""
+  }
+}
+
+const ownStart = processStart(process.pid) ?? ""
+
+/**
+ * Parses a lock file's contents; `undefined` when they are not an owner
+ * record (written by someone else, or still being written).
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export const parseOwner = (text: string): Owner | undefined => {
+  const [pid, start, takenAt] = text.split("\n")
+  const owner = { pid: Number(pid), processStart: start ?? "", takenAt: Number(takenAt) }
+  return Number.isSafeInteger(owner.pid) && owner.pid > 0 && Number.isFinite(owner.takenAt) ? owner : undefined
+}
+
+/**
+ * Whether the owner is certainly gone: no such process, or a process with
+ * that pid that started at another time (the pid was reused).
+ */
+const ownerIsGone = (owner: Owner): boolean => {
+  try {
+    process.kill(owner.pid, 0)
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ESRCH") return true
+  }
+  const start = processStart(owner.pid)
+  if (start === undefined) return true
+  return start !== "" && owner.processStart !== "" && start !== owner.processStart
+}
+
+const failed = (path: string, error: unknown) =>
+  new LockError({ path, reason: "Failed", errno: (error as NodeJS.ErrnoException).code ?? "EIO" })
+
+/**
+ * Creates the lock file exclusively and writes our owner record into it.
+ * O_EXCL also refuses to follow a symlink planted at the lock path.
+ */
+const create = (path: string): fs.Stats | "exists" => {
+  let fd: number
+  try {
+    fd = fs.openSync(path, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600)
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "EEXIST") return "exists"
+    throw error
+  }
+  try {
+    fs.writeSync(fd, `${process.pid}\n${ownStart}\n${Date.now()}\n`)
+    return fs.fstatSync(fd)
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
+/**
+ * Breaks the lock at `path` if it is stale, and reports whether it did.
+ *
+ * Two starters may find the same stale lock. Were both to remove it, the
+ * second could remove the fresh lock the first has just taken. Breaking is
+ * therefore done under a second, short-lived lock (`<path>.break`), and the
+ * lock is checked again under it: same file, same stale owner.
+ */
+const breakIfStale = (path: string, staleAfterMs: number): true | LockError => {
+  const inspect = () => {
+    const stats = fs.lstatSync(path, { throwIfNoEntry: false })
+    if (stats === undefined) return undefined
+    if (!stats.isFile()) return new LockError({ path, reason: "NotALockFile" })
+    const owner = parseOwner(fs.readFileSync(path, "latin1"))
+    const age = Date.now() - (owner?.takenAt ?? stats.mtimeMs)
+    const stale = age > staleAfterMs || (owner !== undefined && ownerIsGone(owner))
+    return { stats, owner, stale }
+  }
+  const first = inspect()
+  if (first === undefined) return true
+  if (first instanceof LockError) return first
+  if (!first.stale) return new LockError({ path, reason: "Held", ...(first.owner ? { owner: first.owner.pid } : {}) })
+  const breaker = `${path}.break`
+  const held = create(breaker)
+  if (held === "exists") {
+    // A breaker died between its two steps (it holds this lock for
+    // microseconds); an old one is removed so that the next try can proceed.
+    const stats = fs.lstatSync(breaker, { throwIfNoEntry: false })
+    if (stats?.isFile() && Date.now() - stats.mtimeMs > staleAfterMs) fs.rmSync(breaker, { force: true })
+    return new LockError({ path, reason: "Held" })
+  }
+  try {
+    const again = inspect()
+    if (again === undefined) return true
+    if (again instanceof LockError) return again
+    if (again.stale && again.stats.ino === first.stats.ino && again.stats.dev === first.stats.dev) {
+      // Renamed aside, then removed: never unlinking a name that another
+      // starter might reuse between our check and our removal.
+      const aside = `${path}.stale-${randomBytes(6).toString("hex")}`
+      fs.renameSync(path, aside)
+      fs.rmSync(aside, { force: true })
+      return true
     }
-  })
+    return new LockError({ path, reason: "Held" })
+  } finally {
+    fs.rmSync(breaker, { force: true })
+  }
+}
+
+const tryAcquire = (path: string, staleAfterMs: number) =>
+  Effect.try({
+    try: (): fs.Stats | LockError => {
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const created = create(path)
+        if (created !== "exists") return created
+        const broken = breakIfStale(path, staleAfterMs)
+        if (broken !== true) return broken
+      }
+      return new LockError({ path, reason: "Held" })
+    },
+    catch: (error) => failed(path, error)
+  }).pipe(Effect.flatMap((result) => result instanceof LockError ? Effect.fail(result) : Effect.succeed(result)))
 
 /**
  * Removes the lock only while it is still the file we created, so that a
@@ -75,16 +228,18 @@ const release = (path: string, created: fs.Stats) =>
 
 /**
  * Takes the lock file `path` for the life of the scope, retrying with
- * back-off while another starter holds it.
+ * back-off while another starter holds it, and breaking it when it is
+ * stale.
  *
  * @since 0.1.0
  * @category constructors
  */
 export const acquire = (path: string, options?: Options): Effect.Effect<void, LockError, Scope.Scope> => {
   const timeout = Duration.fromInputUnsafe(options?.timeout ?? Duration.millis(100))
+  const staleAfter = Duration.toMillis(options?.staleAfter ?? Duration.seconds(60))
   const schedule = Schedule.exponential(Duration.millis(2), 2).pipe(Schedule.upTo({ duration: timeout }))
   return Effect.acquireRelease(
-    tryCreate(path).pipe(Effect.retry({ schedule, while: (e) => e.reason === "Held" })),
+    tryAcquire(path, staleAfter).pipe(Effect.retry({ schedule, while: (e) => e.reason === "Held" })),
     (created) => release(path, created)
   ).pipe(Effect.asVoid)
 }

@@ -369,12 +369,14 @@ export const encodeItems = <C extends AnyCommand>(
 }
 
 /**
- * The line that ends a response with an {@link IpcError}.
+ * The line that ends a response with an {@link IpcError}. Like a failure
+ * line, it has no newline of its own: it is the last line of a response,
+ * and a unary response printed as it is reads as one line.
  *
  * @since 0.1.0
  * @category wire
  */
-export const encodeError = (error: IpcError): string => `error ${Result.getOrThrow(toJson(IpcError, error))}\n`
+export const encodeError = (error: IpcError): string => `error ${Result.getOrThrow(toJson(IpcError, error))}`
 
 /**
  * The line that ends a response with a failure the command declares, or an
@@ -385,7 +387,7 @@ export const encodeError = (error: IpcError): string => `error ${Result.getOrThr
  */
 export const encodeFailure = <C extends AnyCommand>(command: C, failure: FailureOf<C>): string =>
   Result.match(toJson(command.error, failure), {
-    onSuccess: (json) => `fail ${json}\n`,
+    onSuccess: (json) => `fail ${json}`,
     onFailure: (issue) => encodeError(encodeFailed(command, "a failure", issue))
   })
 

@@ -1,0 +1,188 @@
+/**
+ * The daemon subcommands: `run-daemon` serves the test application in the
+ * foreground, `start-daemon` starts it in the background and waits until
+ * it listens, `stop-daemon` asks it to quit and waits until it has.
+ *
+ * @since 0.1.0
+ */
+import { Deferred, Duration, Effect, Schedule, Schema } from "effect"
+import { spawn } from "node:child_process"
+import * as nodePath from "node:path"
+import { fileURLToPath } from "node:url"
+import * as Client from "../client/Client.ts"
+import * as Server from "../server/Server.ts"
+import * as TestApplication from "../testapp/TestApplication.ts"
+import * as Probe from "./Probe.ts"
+import * as Send from "./Send.ts"
+
+/**
+ * `start-daemon` failed. The first words are Git's (`daemon terminated`,
+ * `daemon failed to start`, `daemon not online yet`), so scripts matching
+ * them keep working; the rest says what to do about it.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class DaemonStartError extends Schema.TaggedError<DaemonStartError>()("DaemonStartError", {
+  path: Schema.String,
+  reason: Schema.Literals(["Terminated", "SpawnFailed", "Unusable", "Timeout"]),
+  detail: Schema.String
+}) {
+  override get message(): string {
+    switch (this.reason) {
+      case "Terminated":
+        return `daemon terminated: it ${this.detail} before listening at '${this.path}'; run 'simple-ipc run-daemon --name=${this.path}' to see its error`
+      case "SpawnFailed":
+        return `daemon failed to start: ${this.detail}`
+      case "Unusable":
+        return `daemon failed to start: ${this.detail}`
+      case "Timeout":
+        return `daemon not online yet: nothing listening at '${this.path}' after ${this.detail}; it may still be starting`
+    }
+  }
+}
+
+/**
+ * `stop-daemon` asked the daemon to quit, but it was still listening when
+ * the time ran out.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class DaemonStopError extends Schema.TaggedError<DaemonStopError>()("DaemonStopError", {
+  path: Schema.String,
+  maxWait: Schema.Number
+}) {
+  override get message(): string {
+    return `daemon has not shutdown yet: '${this.path}' is still listening after ${this.maxWait} s`
+  }
+}
+
+/**
+ * Serves the test application at `name` with `threads` workers until a
+ * client sends `quit`. Interrupting it (SIGINT, SIGTERM) stops it
+ * gracefully: in-flight responses finish and the socket file is removed.
+ *
+ * @since 0.1.0
+ * @category commands
+ */
+export const runDaemon = (options: {
+  readonly name: string
+  readonly threads: number
+}): Effect.Effect<void, Server.StartError> =>
+  Server.run(options.name, TestApplication.handler, { threads: options.threads })
+
+/** This command's own entry point, beside this module (compiled or not). */
+const entryPoint = (): string => {
+  const self = fileURLToPath(import.meta.url)
+  return nodePath.join(nodePath.dirname(self), `bin${nodePath.extname(self)}`)
+}
+
+const seconds = (n: number) => `${n} s`
+
+/**
+ * Polls `path` every 50 ms until it is listening. Not listening (yet) is
+ * retried until `maxWait` seconds have passed; a path that can never work
+ * (not a socket, say) fails at once, as waiting would not help.
+ */
+const awaitListening = (path: string, maxWait: number) =>
+  Client.activeState(path).pipe(
+    Effect.flatMap((state): Effect.Effect<void, DaemonStartError> => {
+      switch (state) {
+        case "Listening":
+          return Effect.void
+        case "NotListening":
+        case "PathNotFound":
+          return Effect.fail(new DaemonStartError({ path, reason: "Timeout", detail: seconds(maxWait) }))
+        default:
+          return Effect.fail(
+            new DaemonStartError({ path, reason: "Unusable", detail: new Client.ConnectError({ path, state }).message })
+          )
+      }
+    }),
+    Effect.retry({
+      while: (error) => error.reason === "Timeout",
+      schedule: Schedule.spaced(Duration.millis(50)).pipe(Schedule.upTo({ duration: Duration.seconds(maxWait) }))
+    })
+  )
+
+/**
+ * Starts `run-daemon` with the same name and threads in the background, in
+ * its own session with no standard input, output or error, so that it
+ * outlives this process and its terminal. Waits until the path is
+ * listening (exit 0), the child dies (reported at once), or `maxWait`
+ * seconds pass. A child still starting when the time runs out is left to
+ * carry on, as Git's tool leaves it.
+ *
+ * @since 0.1.0
+ * @category commands
+ */
+export const startDaemon = (options: {
+  readonly name: string
+  readonly threads: number
+  readonly maxWait: number
+}): Effect.Effect<void, DaemonStartError> =>
+  Effect.scoped(Effect.gen(function*() {
+    const path = options.name
+    const died = yield* Deferred.make<never, DaemonStartError>()
+    yield* Effect.acquireRelease(
+      Effect.sync(() => {
+        const child = spawn(
+          process.execPath,
+          [...process.execArgv, entryPoint(), "run-daemon", `--name=${path}`, `--threads=${options.threads}`],
+          { detached: true, stdio: "ignore", windowsHide: true }
+        )
+        // Listeners go on at once: a failed spawn reports its error on the
+        // next tick, and an unheard error event would crash this process.
+        child.on("error", (error) =>
+          Deferred.doneUnsafe(died, Effect.fail(new DaemonStartError({ path, reason: "SpawnFailed", detail: error.message }))))
+        child.on("exit", (code, signal) =>
+          Deferred.doneUnsafe(
+            died,
+            Effect.fail(
+              new DaemonStartError({
+                path,
+                reason: "Terminated",
+                detail: code !== null ? `exited with code ${code}` : `was killed by ${signal}`
+              })
+            )
+          ))
+        return child
+      }),
+      // Whatever the outcome, the child is on its own from now on.
+      (child) =>
+        Effect.sync(() => {
+          child.removeAllListeners()
+          child.on("error", () => {})
+          child.unref()
+        })
+    )
+    yield* Effect.raceFirst(awaitListening(path, options.maxWait), Deferred.await(died))
+  }))
+
+/**
+ * Asks the server at `name` (which must be listening) to quit, then checks
+ * every 100 ms until it no longer listens, failing if it still does after
+ * `maxWait` seconds.
+ *
+ * @since 0.1.0
+ * @category commands
+ */
+export const stopDaemon = (options: {
+  readonly name: string
+  readonly maxWait: number
+}): Effect.Effect<void, Client.ConnectError | Send.SendError | DaemonStopError> =>
+  Effect.gen(function*() {
+    const path = options.name
+    yield* Probe.requireListening(path)
+    yield* Client.request(path, "quit", Send.connectOptions).pipe(
+      Effect.mapError((failure) => new Send.SendError({ path, token: "quit", failure }))
+    )
+    const stopped = Client.activeState(path).pipe(
+      Effect.filterOrFail((state) => state !== "Listening", () => new DaemonStopError({ path, maxWait: options.maxWait }))
+    )
+    yield* Effect.sleep(Duration.millis(100))
+    yield* Effect.retry(stopped, {
+      schedule: Schedule.spaced(Duration.millis(100)).pipe(Schedule.upTo({ duration: Duration.seconds(options.maxWait) }))
+    })
+  })

@@ -8,10 +8,19 @@ export const nodeBinary = process.execPath
 /** A path inside the test support folder. */
 export const supportFile = (name: string) => fileURLToPath(new URL(`./${name}`, import.meta.url))
 
-/** Spawns a child process for the life of the scope; it is killed (SIGKILL) when the scope closes. */
-export const spawnScoped = (args: ReadonlyArray<string>, options?: { stdio?: "ignore" | "pipe" }) =>
+/**
+ * Spawns a child process for the life of the scope; it is killed (SIGKILL)
+ * when the scope closes. `env` adds to (or overrides) this process's
+ * environment.
+ */
+export const spawnScoped = (
+  args: ReadonlyArray<string>,
+  options?: { stdio?: "ignore" | "pipe"; env?: Record<string, string> }
+) =>
   Effect.acquireRelease(
-    Effect.sync(() => spawn(nodeBinary, args, { stdio: options?.stdio ?? "ignore" })),
+    Effect.sync(() =>
+      spawn(nodeBinary, args, { stdio: options?.stdio ?? "ignore", env: { ...process.env, ...options?.env } })
+    ),
     (child) => killAndWait(child, "SIGKILL")
   )
 

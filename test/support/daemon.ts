@@ -7,7 +7,7 @@ import * as Server from "../../src/server/Server.ts"
 import * as TestApplication from "../../src/testapp/TestApplication.ts"
 
 const path = process.argv[2]!
-Effect.runPromise(Server.run(path, TestApplication.handler, { threads: 4 })).then(
+Effect.runPromise(Server.run(path, TestApplication.handler, { threads: Number(process.argv[3] ?? 4) })).then(
   () => process.exit(0),
   (error) => {
     process.stderr.write(`${error}\n`)

@@ -10,22 +10,11 @@ import * as Server from "../../src/server/Server.ts"
 import * as TestApplication from "../../src/testapp/TestApplication.ts"
 import { text } from "../support/bytes.ts"
 import { killAndWait, spawnScoped, supportFile } from "../support/child.ts"
-import { activeHandles, baseline, noMoreHandlesThan, openFds, waitUntil } from "../support/raw.ts"
+import { baseline, openFds, waitUntil } from "../support/raw.ts"
+import { warmUp } from "../support/warmUp.ts"
 import { socketPath, tempDir } from "../support/tempdir.ts"
 
 const ping = (path: string) => Effect.map(Client.request(path, "ping"), text)
-
-/**
- * One full server cycle, so that what the runtime opens once per process
- * (libuv's shared inotify descriptor, say) is open before a baseline is
- * taken: only what a server leaves behind should count.
- */
-const warmUp = (path: string) =>
-  Effect.gen(function*() {
-    const handles = activeHandles()
-    yield* Effect.scoped(Effect.andThen(Server.make(path, TestApplication.handler), ping(path)))
-    yield* waitUntil(Effect.sync(() => noMoreHandlesThan(handles)))
-  })
 
 const listening = (path: string) => Effect.map(Client.activeState(path), (s) => s === "Listening")
 

@@ -4,7 +4,14 @@
  *
  * @since 0.1.0
  */
-import { Context, Duration, Effect, Layer, Schedule, Schema, Scope, Stream } from "effect"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Schedule from "effect/Schedule"
+import * as Schema from "effect/Schema"
+import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import * as fs from "node:fs"
 import * as PktLine from "../framing/PktLine.ts"
 import * as Connection from "../transport/Connection.ts"

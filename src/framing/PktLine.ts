@@ -10,7 +10,11 @@
  *
  * @since 0.1.0
  */
-import { Cause, Effect, Pull, Schema, Stream } from "effect"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Pull from "effect/Pull"
+import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
 import type * as Arr from "effect/Array"
 
 /**

@@ -6,7 +6,8 @@
  *
  * @since 0.1.0
  */
-import { type Context, Metric } from "effect"
+import type * as Context from "effect/Context"
+import * as Metric from "effect/Metric"
 
 /**
  * Why a connection ended without a served request.

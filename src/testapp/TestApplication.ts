@@ -15,7 +15,8 @@
  *
  * @since 0.1.0
  */
-import { Duration, Effect } from "effect"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 import * as Server from "../server/Server.ts"
 import type { SocketError } from "../transport/Connection.ts"
 

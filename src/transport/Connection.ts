@@ -5,7 +5,12 @@
  *
  * @since 0.1.0
  */
-import { Cause, Effect, Exit, Schema, Scope, Stream } from "effect"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Schema from "effect/Schema"
+import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import type * as Arr from "effect/Array"
 import * as net from "node:net"
 import * as PktLine from "../framing/PktLine.ts"

@@ -14,7 +14,11 @@
  *
  * @since 0.1.0
  */
-import { Duration, Effect, Schedule, Schema, Scope } from "effect"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Schedule from "effect/Schedule"
+import * as Schema from "effect/Schema"
+import * as Scope from "effect/Scope"
 import { randomBytes } from "node:crypto"
 import * as fs from "node:fs"
 

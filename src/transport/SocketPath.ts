@@ -5,7 +5,9 @@
  *
  * @since 0.1.0
  */
-import { Effect, Schema, Scope } from "effect"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+import * as Scope from "effect/Scope"
 import * as fs from "node:fs"
 import * as nodePath from "node:path"
 
@@ -43,7 +45,12 @@ export class SocketPathError extends Schema.TaggedError<SocketPathError>()("Sock
 /**
  * The named pipe that stands for `path` on Windows: `\\.\pipe\` followed by
  * the absolute path, with a drive `C:` written `C_` and every `/` turned
- * into `\`.
+ * into `\`. A relative path is resolved against `cwd`.
+ *
+ * The transport uses it on Windows (`process.platform === "win32"`),
+ * where Node's `net` module speaks named pipes. Continuous integration here
+ * runs on Linux only: this mapping is tested as a function, but no named
+ * pipe is ever opened by the test suite.
  *
  * @since 0.1.0
  * @category windows

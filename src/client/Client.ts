@@ -240,7 +240,7 @@ export const request = (
     path,
     Effect.scoped(
       Effect.flatMap(
-        connect(path, { ...options, send: PktLine.encodeMessageBytes(toBytes(request)) }),
+        connect(path, { ...options, send: PktLine.encodeMessageChunks(toBytes(request)) }),
         (connection) =>
           Connection.readMessage(connection, { maxBytes: options?.maxResponseBytes ?? defaultMaxResponseBytes })
       )
@@ -268,7 +268,7 @@ export const requestStream = (
 ): Stream.Stream<Uint8Array, ConnectError | RequestError> => {
   const stream = Stream.unwrap(
     Effect.map(
-      connect(path, { ...options, send: PktLine.encodeMessageBytes(toBytes(request)) }),
+      connect(path, { ...options, send: PktLine.encodeMessageChunks(toBytes(request)) }),
       Connection.messageStream
     )
   )

@@ -240,6 +240,17 @@ export const encodeMessageBytes = (message: Uint8Array): Uint8Array => {
   return out
 }
 
+/**
+ * Encodes a whole message held in memory, flush included, as buffers to
+ * write in order: one buffer for a small message; for a large one, headers
+ * and views of the message itself, so that its bytes are never copied.
+ *
+ * @since 0.1.0
+ * @category encoding
+ */
+export const encodeMessageChunks = (message: Uint8Array): Array<Uint8Array> =>
+  message.length <= COPY_THRESHOLD ? [encodeMessageBytes(message)] : [...frame(message), FLUSH_BYTES]
+
 // ---------------------------------------------------------------------------
 // Decoding
 // ---------------------------------------------------------------------------
@@ -291,7 +302,21 @@ export class PacketDecoder {
   private headerFilled = 0
   private payload: Uint8Array | undefined = undefined
   private payloadFilled = 0
+  /** Payload bytes of the current packet still to come, in fragment mode. */
+  private remaining = 0
   private failure: PktLineError | undefined = undefined
+
+  /**
+   * @param fragments When true, a payload split across input pieces is
+   *   returned piece by piece, as several `Data` results that are views of
+   *   the input, instead of being assembled into one buffer. Readers of a
+   *   *message* (the concatenation of payloads) lose nothing and save a
+   *   copy; readers of *packets* need whole ones.
+   */
+  private readonly fragments: boolean
+  constructor(fragments = false) {
+    this.fragments = fragments
+  }
 
   /** Whether the current input piece still holds unread bytes. */
   get hasInput(): boolean {
@@ -313,6 +338,7 @@ export class PacketDecoder {
    */
   next(): Packet | PktLineError | undefined {
     if (this.failure !== undefined) return this.failure
+    if (this.remaining > 0) return this.nextFragment()
     if (this.payload !== undefined) return this.fillPayload()
     const chunk = this.chunk
     let length: Packet | PktLineError | number
@@ -339,6 +365,10 @@ export class PacketDecoder {
       this.pos += length
       return data(payload)
     }
+    if (this.fragments) {
+      this.remaining = length
+      return this.nextFragment()
+    }
     this.payload = Buffer.allocUnsafe(length)
     this.payloadFilled = 0
     return this.fillPayload()
@@ -350,9 +380,20 @@ export class PacketDecoder {
    */
   end(): PktLineError | undefined {
     if (this.failure !== undefined) return this.failure
-    if (this.payload !== undefined) return new PktLineError({ reason: "UnexpectedEnd", within: "payload" })
+    if (this.payload !== undefined || this.remaining > 0) {
+      return new PktLineError({ reason: "UnexpectedEnd", within: "payload" })
+    }
     if (this.headerFilled > 0) return new PktLineError({ reason: "UnexpectedEnd", within: "header" })
     return undefined
+  }
+
+  private nextFragment(): Packet | undefined {
+    const n = Math.min(this.remaining, this.chunk.length - this.pos)
+    if (n === 0) return undefined
+    const piece = this.chunk.subarray(this.pos, this.pos + n)
+    this.pos += n
+    this.remaining -= n
+    return data(piece)
   }
 
   private fillPayload(): Packet | undefined {
@@ -374,12 +415,13 @@ export class PacketDecoder {
  */
 const decodeWith = <A, E, R>(
   self: Stream.Stream<Uint8Array, E, R>,
+  fragments: boolean,
   onPacket: (packet: Packet, out: Array<A>) => boolean,
   onEnd: (decoder: PacketDecoder) => PktLineError | undefined
 ): Stream.Stream<A, E | PktLineError, R> =>
   Stream.transformPull(self, (upstream) =>
     Effect.sync(() => {
-      const decoder = new PacketDecoder()
+      const decoder = new PacketDecoder(fragments)
       let pieces: ReadonlyArray<Uint8Array> = []
       let index = 0
       let stopped = false
@@ -434,7 +476,7 @@ const decodeWith = <A, E, R>(
  * @category decoding
  */
 export const decodePackets = <E, R>(self: Stream.Stream<Uint8Array, E, R>): Stream.Stream<Packet, E | PktLineError, R> =>
-  decodeWith<Packet, E, R>(self, (packet, out) => {
+  decodeWith<Packet, E, R>(self, false, (packet, out) => {
     out.push(packet)
     return false
   }, (decoder) => decoder.end())
@@ -452,7 +494,7 @@ const unexpectedEndOfMessage = (decoder: PacketDecoder): PktLineError =>
  * @category decoding
  */
 export const decodeMessage = <E, R>(self: Stream.Stream<Uint8Array, E, R>): Stream.Stream<Uint8Array, E | PktLineError, R> =>
-  decodeWith<Uint8Array, E, R>(self, (packet, out) => {
+  decodeWith<Uint8Array, E, R>(self, true, (packet, out) => {
     if (endsMessage(packet)) return true
     out.push((packet as { readonly payload: Uint8Array }).payload)
     return false
@@ -482,7 +524,7 @@ export const collectMessage = <E>(
 ): Effect.Effect<Uint8Array, Pull.ExcludeDone<E> | PktLineError> =>
   Effect.suspend(() => {
     const limit = options?.maxBytes ?? Infinity
-    const decoder = new PacketDecoder()
+    const decoder = new PacketDecoder(true)
     const parts: Array<Uint8Array> = []
     let size = 0
     const consume = (

@@ -245,10 +245,10 @@ export interface ConnectOptions {
    * socket with the connect request saves a turn of the event loop per
    * round trip; if the connection fails they are discarded with it.
    */
-  readonly send?: Uint8Array | undefined
+  readonly send?: ReadonlyArray<Uint8Array> | undefined
 }
 
-const acquire = (path: string, address: string, send: Uint8Array | undefined) =>
+const acquire = (path: string, address: string, send: ReadonlyArray<Uint8Array> | undefined) =>
   Effect.acquireRelease(
     Effect.map(connectSocket(path, address, send), (socket) => makeUnsafe(socket, path)),
     (connection) => Effect.sync(() => connection.socket.destroy())
@@ -256,7 +256,7 @@ const acquire = (path: string, address: string, send: Uint8Array | undefined) =>
 
 const ignore = () => {}
 
-const connectSocket = (path: string, address: string, send: Uint8Array | undefined) =>
+const connectSocket = (path: string, address: string, send: ReadonlyArray<Uint8Array> | undefined) =>
   Effect.callback<net.Socket, SocketError>((resume) => {
     const socket = net.connect({ path: address, allowHalfOpen: true })
     const onError = (error: Error) => {
@@ -271,7 +271,11 @@ const connectSocket = (path: string, address: string, send: Uint8Array | undefin
       socket.on("error", ignore)
       resume(Effect.succeed(socket))
     })
-    if (send !== undefined) socket.write(send)
+    if (send !== undefined) {
+      socket.cork()
+      for (const chunk of send) socket.write(chunk)
+      socket.uncork()
+    }
     return Effect.sync(() => socket.destroy())
   })
 
@@ -291,7 +295,7 @@ export const stream = (connection: Connection): Stream.Stream<Uint8Array, Socket
  * @category messages
  */
 export const writeMessage = (connection: Connection, message: Uint8Array): Effect.Effect<void, SocketError> =>
-  connection.write([PktLine.encodeMessageBytes(message)])
+  connection.write(PktLine.encodeMessageChunks(message))
 
 /**
  * Reads the first message the peer sends, into one buffer. Input that ends

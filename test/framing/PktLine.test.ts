@@ -166,6 +166,29 @@ describe("pkt-line framing facts", () => {
       if (first!._tag === "Data") assert.strictEqual(first!.payload.buffer, input.buffer)
     }))
 
+  it.effect("a message payload split across input pieces is passed on as views of them, not assembled", () =>
+    Effect.gen(function*() {
+      const first = bytes("000cpi")
+      const second = bytes("ngpong0000")
+      const chunks = yield* Stream.runCollect(PktLine.decodeMessage(Stream.make(first, second)))
+      assert.deepStrictEqual(chunks.map(text), ["pi", "ngpong"])
+      assert.strictEqual(chunks[0]!.buffer, first.buffer)
+      assert.strictEqual(chunks[1]!.buffer, second.buffer)
+      // The packet decoder, by contrast, delivers the packet whole.
+      const packets = yield* decodeAll([first, second])
+      assert.strictEqual(packets.length, 2)
+      assert.strictEqual(text((packets[0] as { payload: Uint8Array }).payload), "pingpong")
+    }))
+
+  it.effect("encodeMessageChunks frames a large message without copying it, a small one as one buffer", () =>
+    Effect.gen(function*() {
+      assert.strictEqual(PktLine.encodeMessageChunks(bytes("ping")).length, 1)
+      const large = new Uint8Array(100_000).fill(7)
+      const chunks = PktLine.encodeMessageChunks(large)
+      assert.isTrue(chunks.some((c) => c.buffer === large.buffer))
+      assert.deepStrictEqual(PktLine.concat(chunks), PktLine.encodeMessageBytes(large))
+    }))
+
   it.effect("the message decoder stops reading its input at the end of the message", () =>
     Effect.gen(function*() {
       let pulled = 0

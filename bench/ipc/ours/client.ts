@@ -1,9 +1,10 @@
 /**
- * This library's client as a benchmark driver:
+ * This library's client, from the compiled package as users run it, as a
+ * benchmark driver:
  * `node bench/ipc/ours/client.ts <workload> <socketPath> [k=v...]`.
  */
 import { Effect, Stream } from "effect"
-import * as Client from "../../../src/client/Client.ts"
+import * as Client from "../../../dist/client/Client.js"
 import { type IpcClient, runClientDriver } from "../driver.ts"
 
 const options = { waitIfBusy: true } as const

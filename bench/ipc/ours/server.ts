@@ -1,10 +1,11 @@
 /**
- * This library's server, serving the benchmark application as an Effect
- * handler: `node bench/ipc/ours/server.ts <socketPath>`.
+ * This library's server, from the compiled package as users run it, serving
+ * the benchmark application as an Effect handler:
+ * `node bench/ipc/ours/server.ts <socketPath>`.
  */
 import { Effect } from "effect"
-import * as Server from "../../../src/server/Server.ts"
-import type { SocketError } from "../../../src/transport/Connection.ts"
+import * as Server from "../../../dist/server/Server.js"
+import type { SocketError } from "../../../dist/transport/Connection.js"
 import { parseCommand, sendbytesAnswer, STREAM_CHUNK_SIZE } from "../app.ts"
 
 const PONG = new TextEncoder().encode("pong")

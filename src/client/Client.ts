@@ -246,7 +246,7 @@ export const request = (
       )
     ),
     options?.timeout
-  ).pipe(Effect.withSpan("SimpleIpc.request", { attributes: { socket: path } }))
+  ).pipe(Effect.withSpan("SimpleIpc.request", { attributes: { socket: path }, captureStackTrace: false }))
 
 const withTimeout = <A, E, R>(path: string, effect: Effect.Effect<A, E, R>, timeout: Duration.Input | undefined) =>
   timeout === undefined ? effect : Effect.timeoutOrElse(effect, {

@@ -297,7 +297,7 @@ const serveConnection = <E, R>(
       }
     }),
     Effect.ensuring(Effect.sync(() => socket.destroy())),
-    Effect.withSpan("SimpleIpc.serve", { attributes: { socket: path } })
+    Effect.withSpan("SimpleIpc.serve", { attributes: { socket: path }, captureStackTrace: false })
   )
 }
 

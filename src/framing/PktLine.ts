@@ -523,34 +523,65 @@ export const collectMessage = <E>(
   options?: CollectOptions
 ): Effect.Effect<Uint8Array, Pull.ExcludeDone<E> | PktLineError> =>
   Effect.suspend(() => {
-    const limit = options?.maxBytes ?? Infinity
-    const decoder = new PacketDecoder(true)
-    const parts: Array<Uint8Array> = []
-    let size = 0
+    const collector = new MessageCollector(options)
     const consume = (
       pieces: ReadonlyArray<Uint8Array>
     ): Effect.Effect<Uint8Array, Pull.ExcludeDone<E> | PktLineError> => {
       for (const piece of pieces) {
-        decoder.push(piece)
-        for (;;) {
-          const result = decoder.next()
-          if (result === undefined) break
-          if (result instanceof PktLineError) return Effect.fail(result)
-          if (endsMessage(result)) return Effect.succeed(concat(parts))
-          const payload = (result as { readonly payload: Uint8Array }).payload
-          size += payload.length
-          if (size > limit) return Effect.fail(new PktLineError({ reason: "MessageTooLarge", limit }))
-          parts.push(payload)
-        }
+        const result = collector.push(piece)
+        if (result !== undefined) return result instanceof PktLineError ? Effect.fail(result) : Effect.succeed(result)
       }
       return next
     }
     const next = Effect.flatMap(
-      Pull.catchDone(pull, () => Effect.fail(unexpectedEndOfMessage(decoder))),
+      Pull.catchDone(pull, () => Effect.fail(collector.end())),
       consume
     )
     return next
   })
+
+/**
+ * Collects the first message from input pieces pushed to it, synchronously:
+ * the engine of {@link collectMessage}, for readers that receive pieces in
+ * callbacks (a socket's `data` events) and want no Effect step per piece.
+ *
+ * @since 0.1.0
+ * @category decoding
+ */
+export class MessageCollector {
+  private readonly decoder = new PacketDecoder(true)
+  private readonly parts: Array<Uint8Array> = []
+  private size = 0
+  private readonly limit: number
+
+  constructor(options?: CollectOptions) {
+    this.limit = options?.maxBytes ?? Infinity
+  }
+
+  /**
+   * Takes the next input piece. Answers the whole message once its end is
+   * seen (the rest of the piece, and any later input, is to be ignored), a
+   * protocol error, or `undefined` while more input is needed.
+   */
+  push(piece: Uint8Array): Uint8Array | PktLineError | undefined {
+    this.decoder.push(piece)
+    for (;;) {
+      const result = this.decoder.next()
+      if (result === undefined) return undefined
+      if (result instanceof PktLineError) return result
+      if (endsMessage(result)) return concat(this.parts)
+      const payload = (result as { readonly payload: Uint8Array }).payload
+      this.size += payload.length
+      if (this.size > this.limit) return new PktLineError({ reason: "MessageTooLarge", limit: this.limit })
+      this.parts.push(payload)
+    }
+  }
+
+  /** The error that the end of input before the message's end is. */
+  end(): PktLineError {
+    return unexpectedEndOfMessage(this.decoder)
+  }
+}
 
 /**
  * Reads the first message of a byte stream into one buffer.

@@ -48,6 +48,13 @@ export interface Connection {
    * pull-based: the socket is paused while unread data piles up.
    */
   readonly read: Effect.Effect<ReadonlyArray<Uint8Array>, SocketError | Cause.Done>
+  /**
+   * Reads the first message the peer sends into one buffer, decoding each
+   * piece as it arrives (one Effect step for the whole message). Input that
+   * ends before the message does is an error, as is a message longer than
+   * `maxBytes`; bytes after the message are left unread.
+   */
+  readonly readMessage: (options?: PktLine.CollectOptions) => Effect.Effect<Uint8Array, SocketError | PktLine.PktLineError>
   /** Writes buffers in order, as one batch; waits while the socket is full. */
   readonly write: (chunks: ReadonlyArray<Uint8Array>) => Effect.Effect<void, SocketError>
   /**
@@ -56,6 +63,9 @@ export interface Connection {
    */
   readonly end: (last?: Uint8Array) => Effect.Effect<void, SocketError>
 }
+
+/** Buffers smaller than this are gathered with their neighbours into one write. */
+const GATHER_LIMIT = 16 * 1024
 
 /** Unread bytes above which the socket is paused until the reader catches up. */
 const HIGH_WATER_MARK = 1024 * 1024
@@ -90,12 +100,15 @@ export const makeUnsafe = (socket: net.Socket, path: string): Connection => {
   let ended = false
   let failure: unknown = undefined
   let wake: (() => void) | undefined = undefined
+  // While a message is being read, pieces go straight to its collector.
+  let consumer: ((chunk: Buffer) => void) | undefined = undefined
   const notify = () => {
     const w = wake
     wake = undefined
     w?.()
   }
   socket.on("data", (chunk: Buffer) => {
+    if (consumer !== undefined) return consumer(chunk)
     pending.push(chunk)
     pendingBytes += chunk.length
     if (pendingBytes > HIGH_WATER_MARK) socket.pause()
@@ -138,6 +151,38 @@ export const makeUnsafe = (socket: net.Socket, path: string): Connection => {
     )
   })
 
+  const readMessage = (options?: PktLine.CollectOptions) =>
+    Effect.suspend((): Effect.Effect<Uint8Array, SocketError | PktLine.PktLineError> => {
+      const collector = new PktLine.MessageCollector(options)
+      const settle = (result: Uint8Array | PktLine.PktLineError) =>
+        result instanceof PktLine.PktLineError ? Effect.fail(result) : Effect.succeed(result)
+      while (pending.length > 0) {
+        const chunk = pending.shift()!
+        pendingBytes -= chunk.length
+        const result = collector.push(chunk)
+        if (result !== undefined) return settle(result)
+      }
+      if (socket.isPaused()) socket.resume()
+      if (failure !== undefined) return Effect.fail(readError())
+      if (ended) return Effect.fail(collector.end())
+      return Effect.callback<Uint8Array, SocketError | PktLine.PktLineError>((resume) => {
+        const finish = (effect: Effect.Effect<Uint8Array, SocketError | PktLine.PktLineError>) => {
+          consumer = undefined
+          wake = undefined
+          resume(effect)
+        }
+        consumer = (chunk) => {
+          const result = collector.push(chunk)
+          if (result !== undefined) finish(settle(result))
+        }
+        wake = () => finish(failure !== undefined ? Effect.fail(readError()) : Effect.fail(collector.end()))
+        return Effect.sync(() => {
+          consumer = undefined
+          wake = undefined
+        })
+      })
+    })
+
   const writeError = (error: unknown) =>
     new SocketError({
       path,
@@ -163,26 +208,46 @@ export const makeUnsafe = (socket: net.Socket, path: string): Connection => {
     })
   })
 
-  // Writes made in the same tick (a header and its payload, the replies of
-  // a handler that does not wait, a response's last packet and its flush)
-  // leave in one system call: the socket stays corked until the tick ends.
-  // Nothing waits longer than that, so a streamed response still streams.
-  let corked = false
-  const uncork = () => {
-    corked = false
-    socket.uncork()
+  // Small writes made in the same tick (a header and its payload, the
+  // replies of a handler that does not wait, a response's last packet and
+  // its flush) are gathered and leave as one buffer in one system call at
+  // the end of the tick: copying a few small buffers costs far less than a
+  // system call each, or than the kernel's gather of many pieces. Nothing
+  // waits longer than the tick, so a streamed response still streams.
+  // Large buffers are written as they are, after what was gathered.
+  let gathered: Array<Uint8Array> = []
+  let gatheredBytes = 0
+  const release = (last?: Uint8Array): Uint8Array | undefined => {
+    if (last !== undefined && gatheredBytes > 0) {
+      gathered.push(last)
+      gatheredBytes += last.length
+    } else if (last !== undefined) return last
+    if (gatheredBytes === 0) return undefined
+    const out = gathered.length === 1 ? gathered[0]! : Buffer.concat(gathered, gatheredBytes)
+    gathered = []
+    gatheredBytes = 0
+    return out
+  }
+  const flushGathered = () => {
+    const out = release()
+    if (out !== undefined && !socket.destroyed && !socket.writableEnded) socket.write(out)
   }
   const write = (chunks: ReadonlyArray<Uint8Array>): Effect.Effect<void, SocketError> =>
     Effect.suspend(() => {
       if (failure !== undefined || socket.destroyed || socket.writableEnded) return Effect.fail(writeError(failure))
-      if (!corked) {
-        corked = true
-        socket.cork()
-        process.nextTick(uncork)
-      }
       let ok = true
-      for (const chunk of chunks) ok = socket.write(chunk)
-      return ok ? Effect.void : drained
+      for (const chunk of chunks) {
+        if (chunk.length >= GATHER_LIMIT) {
+          flushGathered()
+          ok = socket.write(chunk)
+          continue
+        }
+        if (gatheredBytes === 0) process.nextTick(flushGathered)
+        gathered.push(chunk)
+        gatheredBytes += chunk.length
+        if (gatheredBytes >= GATHER_LIMIT) flushGathered()
+      }
+      return ok && !socket.writableNeedDrain ? Effect.void : drained
     })
 
   const end = (last?: Uint8Array) => Effect.callback<void, SocketError>((resume) => {
@@ -199,15 +264,16 @@ export const makeUnsafe = (socket: net.Socket, path: string): Connection => {
     }
     socket.on("finish", onFinish)
     socket.on("close", onClose)
-    if (last === undefined) socket.end()
-    else socket.end(last)
+    const out = release(last)
+    if (out === undefined) socket.end()
+    else socket.end(out)
     return Effect.sync(() => {
       socket.off("finish", onFinish)
       socket.off("close", onClose)
     })
   })
 
-  return { path, socket, read, write, end }
+  return { path, socket, read, readMessage, write, end }
 }
 
 /**
@@ -308,7 +374,7 @@ export const writeMessage = (connection: Connection, message: Uint8Array): Effec
 export const readMessage = (
   connection: Connection,
   options?: PktLine.CollectOptions
-): Effect.Effect<Uint8Array, SocketError | PktLine.PktLineError> => PktLine.collectMessage(connection.read, options)
+): Effect.Effect<Uint8Array, SocketError | PktLine.PktLineError> => connection.readMessage(options)
 
 /**
  * The first message the peer sends, as a stream of payload chunks.

@@ -144,9 +144,12 @@ const clearStale = (path: string) =>
     const stats = yield* Effect.try({ try: () => lstat(path), catch: (e) => failed(path, e) })
     if (stats === undefined) return
     if (!stats.isSocket()) return yield* new ListenError({ path, reason: "NotASocket", detail: kindOf(stats) })
+    // Only a refusal proves the socket stale. Any other failure (a full
+    // backlog answers EAGAIN) may come from a live, busy server, whose
+    // socket must not be taken.
     const live = yield* Effect.scoped(Connection.connect(path)).pipe(
       Effect.as(true),
-      Effect.catch(() => Effect.succeed(false))
+      Effect.catch((error) => Effect.succeed(error.errno !== "ECONNREFUSED" && error.errno !== "ENOENT"))
     )
     if (live) return yield* new ListenError({ path, reason: "AddressInUse" })
     yield* Effect.try({ try: () => fs.unlinkSync(path), catch: (e) => failed(path, e) })

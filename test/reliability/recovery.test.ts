@@ -7,6 +7,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Stream } from "effect"
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"
+import * as net from "node:net"
 import * as nodePath from "node:path"
 import * as Client from "../../src/client/Client.ts"
 import * as Server from "../../src/server/Server.ts"
@@ -95,6 +96,35 @@ describe("crash recovery", () => {
       fs.writeFileSync(`${path}.lock`, `${process.pid}\n\n${Date.now() - 120_000}\n`)
       yield* Server.make(path, TestApplication.handler, { lockStaleAfter: Duration.seconds(60) })
       assert.strictEqual(yield* ping(path), "pong")
+    }))
+})
+
+describe("a busy server is not a stale one", () => {
+  it.live("a live server whose backlog is full (connects fail with EAGAIN) keeps its socket", () =>
+    Effect.gen(function*() {
+      const path = yield* socketPath()
+      const busy = yield* spawnScoped([supportFile("busyServer.ts"), path], { stdio: "pipe" })
+      yield* Effect.callback<void>((resume) => {
+        busy.stdout!.once("data", () => resume(Effect.void))
+      })
+      // Fill the backlog until the kernel refuses with EAGAIN.
+      const held: Array<net.Socket> = []
+      yield* Effect.addFinalizer(() => Effect.sync(() => held.forEach((s) => s.destroy())))
+      let errno: string | undefined
+      for (let i = 0; i < 20 && errno === undefined; i++) {
+        errno = yield* Effect.callback<string | undefined>((resume) => {
+          const socket = net.connect(path)
+          held.push(socket)
+          socket.once("connect", () => resume(Effect.succeed(undefined)))
+          socket.once("error", (e: NodeJS.ErrnoException) => resume(Effect.succeed(e.code)))
+        })
+      }
+      assert.strictEqual(errno, "EAGAIN")
+      const before = fs.lstatSync(path)
+      const error = yield* Effect.flip(Effect.scoped(Server.make(path, TestApplication.handler)))
+      assert.strictEqual(error._tag, "ListenError")
+      assert.strictEqual((error as { reason: string }).reason, "AddressInUse")
+      assert.strictEqual(fs.lstatSync(path).ino, before.ino)
     }))
 })
 

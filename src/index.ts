@@ -60,3 +60,38 @@ export * as Server from "./server/Server.ts"
  * @since 0.1.0
  */
 export * as TestApplication from "./testapp/TestApplication.ts"
+
+/**
+ * Commands defined with Schema, and their plain wire encoding.
+ *
+ * @since 0.1.0
+ */
+export * as Protocol from "./typed/Protocol.ts"
+
+/**
+ * A typed protocol served from handlers, as a Layer.
+ *
+ * @since 0.1.0
+ */
+export * as TypedServer from "./typed/TypedServer.ts"
+
+/**
+ * A typed client: one method per command.
+ *
+ * @since 0.1.0
+ */
+export * as TypedClient from "./typed/TypedClient.ts"
+
+/**
+ * Starting a daemon on demand when a client finds none.
+ *
+ * @since 0.1.0
+ */
+export * as AutoStart from "./typed/AutoStart.ts"
+
+/**
+ * Server metrics: what is counted and why connections are dropped.
+ *
+ * @since 0.1.0
+ */
+export * as ServerMetrics from "./server/ServerMetrics.ts"

@@ -10,7 +10,12 @@
  *
  * @since 0.1.0
  */
-import { Deferred, Duration, Effect, Schedule, Schema, Stream } from "effect"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Schedule from "effect/Schedule"
+import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
 import { spawn } from "node:child_process"
 import * as ByteClient from "../client/Client.ts"
 
@@ -22,14 +27,14 @@ import * as ByteClient from "../client/Client.ts"
  * @since 0.1.0
  * @category models
  */
-export interface Options extends ByteClient.ConnectOptions {
+export interface Options extends ByteClient.RequestOptions {
   /** The program to run, e.g. `process.execPath`. */
   readonly command: string
   readonly args?: ReadonlyArray<string> | undefined
   readonly cwd?: string | undefined
   readonly env?: NodeJS.ProcessEnv | undefined
-  /** How long to wait for the path to be listening. Default 10 s. */
-  readonly timeout?: Duration.Input | undefined
+  /** How long to wait for the path to be listening once started. Default 10 s. */
+  readonly startTimeout?: Duration.Input | undefined
   /** How often to probe the path meanwhile. Default 50 ms. */
   readonly pollInterval?: Duration.Input | undefined
 }
@@ -126,11 +131,14 @@ export const start = (path: string, options: Options): Effect.Effect<void, AutoS
   Effect.gen(function*() {
     const exited = yield* spawnDetached(path, options)
     const interval = options.pollInterval ?? Duration.millis(50)
-    const timeout = options.timeout ?? Duration.seconds(10)
+    const timeout = options.startTimeout ?? Duration.seconds(10)
     const fail = (reason: "Exited" | "Timeout", detail: string) =>
       new AutoStartError({ path, command: options.command, reason, detail })
+    const within = `within ${Duration.format(Duration.fromInputUnsafe(timeout))}`
+    // Done when the path listens; failed when time runs out, or soon after
+    // our daemon exits without anyone listening.
     yield* Effect.raceFirst(
-      Effect.mapError(waitListening(path, interval, timeout), () => fail("Timeout", `within ${Duration.format(Duration.fromInputUnsafe(timeout))}`)),
+      Effect.mapError(waitListening(path, interval, timeout), () => fail("Timeout", within)),
       Effect.flatMap(Deferred.await(exited), (exit) =>
         Effect.mapError(
           waitListening(path, interval, AFTER_EXIT),
@@ -140,8 +148,21 @@ export const start = (path: string, options: Options): Effect.Effect<void, AutoS
   })
 
 /**
+ * Whether a server accepts at `path`, giving one that refuses for being
+ * busy (a full backlog) the usual second to accept. A missing path fails at
+ * once.
+ */
+const accepts = (path: string) =>
+  Effect.scoped(ByteClient.connect(path, { waitIfBusy: true })).pipe(
+    Effect.as(true),
+    Effect.catch(() => Effect.succeed(false))
+  )
+
+/**
  * Makes sure a server listens at `path`: returns at once if one does,
- * otherwise starts the daemon (see {@link start}).
+ * otherwise starts the daemon (see {@link start}). A socket nobody accepts
+ * on is given a second first: a busy server refuses too, and starting a
+ * second one would not help it.
  *
  * @since 0.1.0
  * @category starting
@@ -153,7 +174,7 @@ export const ensureRunning = (path: string, options: Options): Effect.Effect<voi
         return Effect.void
       case "NotListening":
       case "PathNotFound":
-        return start(path, options)
+        return Effect.flatMap(accepts(path), (up) => up ? Effect.void : start(path, options))
       case "InvalidPath":
       case "OtherError":
         return Effect.fail(

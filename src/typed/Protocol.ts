@@ -29,7 +29,10 @@
  *
  * @since 0.1.0
  */
-import { Effect, Result, Schema, SchemaIssue } from "effect"
+import * as Effect from "effect/Effect"
+import * as Result from "effect/Result"
+import * as Schema from "effect/Schema"
+import * as SchemaIssue from "effect/SchemaIssue"
 
 /**
  * A schema that can cross the wire: encoding and decoding need no services.
@@ -138,7 +141,9 @@ export const command = <
 }): Command<Name, Request, Response, Failure, Streaming> => {
   // Names are fixed by the program, not by input: a bad one is a bug to
   // report at definition time, like an invalid schema.
-  if (!NAME.test(name)) throw new TypeError(`invalid command name ${JSON.stringify(name)}: it must be non-empty, without whitespace`)
+  if (!NAME.test(name)) {
+    throw new TypeError(`invalid command name ${JSON.stringify(name)}: it must be non-empty, without whitespace`)
+  }
   return {
     name,
     request: (options?.request ?? Schema.Void) as Request,
@@ -266,7 +271,7 @@ const fromJson = <S extends Codec>(schema: S, text: string): Result.Result<S["Ty
   }
   return Result.mapError(
     Schema.decodeUnknownResult(jsonCodec(schema), { errors: "all" })(parsed),
-    (error) => formatIssue(error.issue)
+    (error) => text.trim() === "" ? `no JSON given (read as null): ${formatIssue(error.issue)}` : formatIssue(error.issue)
   )
 }
 
@@ -289,6 +294,9 @@ export const decodeUtf8 = (bytes: Uint8Array): string | undefined => {
   }
 }
 
+const encodeFailed = (command: AnyCommand, what: string, issue: string) =>
+  new IpcError({ reason: "EncodeFailed", command: command.name, detail: `${what} of '${command.name}': ${issue}` })
+
 /**
  * The request bytes for a command: `<name> <JSON>`, or `<name>` when the
  * request's JSON is `null`.
@@ -299,8 +307,7 @@ export const decodeUtf8 = (bytes: Uint8Array): string | undefined => {
 export const encodeRequest = <C extends AnyCommand>(command: C, request: RequestOf<C>): Effect.Effect<Uint8Array, IpcError> =>
   Result.match(toJson(command.request, request), {
     onSuccess: (json) => Effect.succeed(encoder.encode(json === "null" ? command.name : `${command.name} ${json}`)),
-    onFailure: (issue) =>
-      Effect.fail(new IpcError({ reason: "EncodeFailed", command: command.name, detail: `the request for '${command.name}': ${issue}` }))
+    onFailure: (issue) => Effect.fail(encodeFailed(command, "the request", issue))
   })
 
 /** The command name, then optional whitespace-separated JSON. */
@@ -332,9 +339,6 @@ export const decodeRequest = <C extends AnyCommand>(
     onFailure: (issue) => Effect.fail(new IpcError({ reason: "InvalidRequest", command: name, detail: issue }))
   })
 }
-
-const encodeFailed = (command: AnyCommand, what: string, issue: string) =>
-  new IpcError({ reason: "EncodeFailed", command: command.name, detail: `${what} of '${command.name}': ${issue}` })
 
 /**
  * The text of a successful unary response: its JSON, or nothing when that
@@ -388,7 +392,10 @@ export const encodeError = (error: IpcError): string => `error ${Result.getOrThr
 export const encodeFailure = <C extends AnyCommand>(command: C, failure: FailureOf<C>): string =>
   Result.match(toJson(command.error, failure), {
     onSuccess: (json) => `fail ${json}`,
-    onFailure: (issue) => encodeError(encodeFailed(command, "a failure", issue))
+    onFailure: (issue) => {
+      const detail = `an error the command does not declare: ${issue}`
+      return encodeError(new IpcError({ reason: "HandlerFailed", command: command.name, detail }))
+    }
   })
 
 const ERROR_PREFIX = "error "
@@ -424,4 +431,21 @@ export const decodeReply = <C extends AnyCommand>(
     onSuccess: (response) => Effect.succeed(response),
     onFailure: (issue) => Effect.fail(invalidResponse(command, issue))
   })
+}
+
+/**
+ * Decodes a whole unary response received by a client (see
+ * {@link decodeReply}).
+ *
+ * @since 0.1.0
+ * @category wire
+ */
+export const decodeResponse = <C extends AnyCommand>(
+  command: C,
+  bytes: Uint8Array
+): Effect.Effect<ResponseOf<C>, FailureOf<C> | IpcError> => {
+  const text = decodeUtf8(bytes)
+  return text === undefined
+    ? Effect.fail(invalidResponse(command, "the response is not UTF-8 text"))
+    : decodeReply(command, text)
 }

@@ -5,8 +5,10 @@
  *
  * @since 0.1.0
  */
-import { Effect, Layer, Stream } from "effect"
 import type * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Stream from "effect/Stream"
 import type * as ByteClient from "../client/Client.ts"
 import * as Protocol from "./Protocol.ts"
 
@@ -69,12 +71,7 @@ export type Client<P extends Protocol.AnyProtocol, E = TransportError> = {
 const unaryMethod = <E>(command: Protocol.AnyCommand, transport: Transport<E>) => (request?: unknown) =>
   Protocol.encodeRequest(command, request).pipe(
     Effect.flatMap(transport.request),
-    Effect.flatMap((bytes) => {
-      const text = Protocol.decodeUtf8(bytes)
-      return text === undefined
-        ? Effect.fail(new Protocol.IpcError({ reason: "InvalidResponse", command: command.name, detail: "the response is not UTF-8 text" }))
-        : Protocol.decodeReply(command, text)
-    })
+    Effect.flatMap((bytes) => Protocol.decodeResponse(command, bytes))
   )
 
 const streamMethod = <E>(command: Protocol.AnyCommand, transport: Transport<E>) => (request?: unknown) =>

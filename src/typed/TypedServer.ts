@@ -5,7 +5,13 @@
  *
  * @since 0.1.0
  */
-import { Cause, Deferred, Effect, Layer, Result, type Scope, Stream } from "effect"
+import * as Cause from "effect/Cause"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Result from "effect/Result"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import * as Server from "../server/Server.ts"
 import type * as Connection from "../transport/Connection.ts"
 import * as Protocol from "./Protocol.ts"

@@ -1,0 +1,32 @@
+/**
+ * What the file-change monitor answers, as a typed protocol. On the wire:
+ *
+ *     changes {"since":"<token>"}  ->  {"token":"...","fullRescan":false,"paths":["a.txt"]}
+ *     stop                         ->  (nothing; the daemon exits)
+ *
+ * so `simple-ipc send --name=<socket> --token='changes {"since":"x"}'`
+ * talks to it too.
+ */
+import { Schema } from "effect"
+import * as Protocol from "../../src/typed/Protocol.ts"
+
+/** The answer to "what changed since token T". */
+export const Changes = Schema.Struct({
+  /** Pass this to the next query. */
+  token: Schema.String,
+  /**
+   * The monitor cannot tell what changed since the given token (unknown,
+   * from another daemon, older than the events it keeps, or events were
+   * lost): look at everything. `paths` is then empty.
+   */
+  fullRescan: Schema.Boolean,
+  /** Changed paths relative to the watched root, `/`-separated, sorted, without duplicates. */
+  paths: Schema.Array(Schema.String)
+})
+
+export type Changes = typeof Changes.Type
+
+export const MonitorProtocol = Protocol.make(
+  Protocol.command("changes", { request: Schema.Struct({ since: Schema.String }), response: Changes }),
+  Protocol.command("stop")
+)

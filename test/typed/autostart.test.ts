@@ -1,0 +1,145 @@
+/**
+ * Starting a daemon on demand: clients that find no server start one, and
+ * however many race, one daemon ends up serving them all.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Duration, Effect, Stream } from "effect"
+import * as fs from "node:fs"
+import * as nodePath from "node:path"
+import { fileURLToPath } from "node:url"
+import * as Client from "../../src/client/Client.ts"
+import * as AutoStart from "../../src/typed/AutoStart.ts"
+import * as TypedClient from "../../src/typed/TypedClient.ts"
+import { nodeBinary } from "../support/child.ts"
+import { waitUntil } from "../support/raw.ts"
+import { tempDir } from "../support/tempdir.ts"
+import { DaemonProtocol } from "./daemon.ts"
+
+const daemonScript = fileURLToPath(new URL("./daemon.ts", import.meta.url))
+
+/** The pids the daemons recorded in `dir` as `<what>-<pid>`. */
+const recorded = (dir: string, what: "started" | "listening"): Array<number> =>
+  fs.readdirSync(dir).filter((name) => name.startsWith(`${what}-`)).map((name) => Number(name.slice(what.length + 1)))
+
+/**
+ * The daemon processes running for `dir`, found by their command line
+ * (Linux): a daemon exists from the moment it is spawned, before it has
+ * booted far enough to record itself. Exited ones have no command line.
+ */
+const daemonProcesses = (dir: string): Array<number> =>
+  fs.readdirSync("/proc").filter((name) => /^\d+$/.test(name)).filter((pid) => {
+    try {
+      const args = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")
+      return args.includes(daemonScript) && args.includes(dir)
+    } catch {
+      return false
+    }
+  }).map(Number)
+
+/**
+ * A directory for daemons to record themselves in, whose daemons are all
+ * killed when the scope closes, whatever the test did: they are detached
+ * and would outlive it.
+ */
+const daemonDir = Effect.gen(function*() {
+  const dir = yield* tempDir
+  yield* Effect.addFinalizer(() =>
+    Effect.gen(function*() {
+      for (const pid of daemonProcesses(dir)) process.kill(pid, "SIGKILL")
+      yield* waitUntil(Effect.sync(() => daemonProcesses(dir).length === 0))
+    }).pipe(Effect.orDie)
+  )
+  return dir
+})
+
+const options = (path: string, dir: string): AutoStart.Options => ({
+  command: nodeBinary,
+  args: [daemonScript, path, dir],
+  startTimeout: Duration.seconds(30)
+})
+
+describe("auto-start", () => {
+  it.live("ten clients racing to start one daemon: one daemon runs, all ten get its answer", () =>
+    Effect.gen(function*() {
+      const dir = yield* daemonDir
+      const path = nodePath.join(dir, "daemon.sock")
+      const client = TypedClient.make(DaemonProtocol, AutoStart.makeService(path, options(path, dir)))
+      assert.strictEqual(yield* Client.activeState(path), "NotListening")
+
+      const answers = yield* Effect.all(Array.from({ length: 10 }, () => client.whoami()), { concurrency: "unbounded" })
+
+      const listening = recorded(dir, "listening")
+      assert.strictEqual(listening.length, 1, `daemons that listened: ${listening}`)
+      const [winner] = listening
+      assert.deepStrictEqual(answers, Array.from({ length: 10 }, () => winner))
+      // Every daemon started for the race has exited but the winner.
+      yield* waitUntil(Effect.sync(() => daemonProcesses(dir).length === 1), Duration.seconds(30))
+      assert.deepStrictEqual(daemonProcesses(dir), [winner])
+      assert.include(recorded(dir, "started"), winner)
+
+      // A client that finds it running starts nothing more.
+      assert.strictEqual(yield* client.whoami(), winner)
+      assert.deepStrictEqual(daemonProcesses(dir), [winner])
+
+      yield* client.stop()
+      yield* waitUntil(Effect.sync(() => daemonProcesses(dir).length === 0), Duration.seconds(10))
+      assert.isFalse(fs.existsSync(path))
+    }), 90_000)
+
+  it.live("a streamed request starts the daemon too", () =>
+    Effect.gen(function*() {
+      const dir = yield* daemonDir
+      const path = nodePath.join(dir, "daemon.sock")
+      const transport = AutoStart.makeService(path, options(path, dir))
+      // The daemon's protocol has no stream; the byte-level stream is enough.
+      const response = yield* Stream.runCollect(transport.requestStream("whoami"))
+      const [winner] = recorded(dir, "listening")
+      assert.strictEqual(Buffer.concat(response).toString(), String(winner))
+    }), 60_000)
+
+  it.live("a stale socket left by a dead daemon is NotListening: a new daemon is started in its place", () =>
+    Effect.gen(function*() {
+      const dir = yield* daemonDir
+      const path = nodePath.join(dir, "daemon.sock")
+      const client = TypedClient.make(DaemonProtocol, AutoStart.makeService(path, options(path, dir)))
+      const first = yield* client.whoami()
+      process.kill(first, "SIGKILL")
+      // Its socket file stays behind, with nobody listening on it.
+      yield* waitUntil(Effect.map(Client.activeState(path), (state) => state === "NotListening"))
+      assert.isTrue(fs.lstatSync(path).isSocket())
+      const second = yield* client.whoami()
+      assert.notStrictEqual(second, first)
+    }), 60_000)
+
+  it.live("a daemon that cannot start is a typed error, not a hang", () =>
+    Effect.gen(function*() {
+      const dir = yield* daemonDir
+      const path = nodePath.join(dir, "daemon.sock")
+      const exits = TypedClient.make(
+        DaemonProtocol,
+        AutoStart.makeService(path, { command: nodeBinary, args: ["-e", "process.exit(3)"] })
+      )
+      const exited = yield* Effect.flip(exits.whoami())
+      assert.strictEqual(exited._tag, "AutoStartError")
+      assert.strictEqual((exited as AutoStart.AutoStartError).reason, "Exited")
+      assert.include(exited.message, "exit code 3")
+
+      const missing = TypedClient.make(
+        DaemonProtocol,
+        AutoStart.makeService(path, { command: nodePath.join(dir, "no-such-program") })
+      )
+      const error = yield* Effect.flip(missing.whoami())
+      assert.strictEqual((error as AutoStart.AutoStartError).reason, "SpawnFailed")
+      assert.include(error.message, "ENOENT")
+    }), 30_000)
+
+  it.live("a path no daemon can listen on is Unreachable; nothing is started", () =>
+    Effect.gen(function*() {
+      const dir = yield* daemonDir
+      const path = nodePath.join(dir, "daemon.sock")
+      fs.writeFileSync(path, "not a socket")
+      const error = yield* Effect.flip(AutoStart.ensureRunning(path, options(path, dir)))
+      assert.strictEqual(error.reason, "Unreachable")
+      assert.deepStrictEqual(recorded(dir, "started"), [])
+    }))
+})

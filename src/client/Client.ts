@@ -12,6 +12,7 @@ import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import * as Tracer from "effect/Tracer"
 import * as fs from "node:fs"
 import * as PktLine from "../framing/PktLine.ts"
 import * as Connection from "../transport/Connection.ts"
@@ -149,22 +150,37 @@ const classify = (path: string, error: Connection.SocketError | SocketPath.Socke
 export const connect = (
   path: string,
   options?: ConnectOptions & Connection.ConnectOptions
-): Effect.Effect<Connection.Connection, ConnectError, Scope.Scope> => {
+): Effect.Effect<Connection.Connection, ConnectError, Scope.Scope> =>
+  Effect.acquireRelease(open(path, options), (connection) => Effect.sync(() => connection.socket.destroy()))
+
+/**
+ * Connects like {@link connect}, without a scope: the caller must destroy
+ * the connection's socket.
+ */
+const open = (
+  path: string,
+  options?: ConnectOptions & Connection.ConnectOptions
+): Effect.Effect<Connection.Connection, ConnectError> => {
+  const attempt = Effect.mapError(Connection.open(path, options), (error) => classify(path, error))
+  if (options?.waitIfBusy !== true && options?.waitIfNotFound !== true) return attempt
   const interval = options?.retryInterval ?? Duration.millis(50)
-  const total = options?.retryFor ?? Duration.seconds(1)
+  const total = Duration.subtract(Duration.fromInputUnsafe(options?.retryFor ?? Duration.seconds(1)), Duration.fromInputUnsafe(interval))
   const retryable = (error: ConnectError) =>
     (error.state === "NotListening" && options?.waitIfBusy === true) ||
     (error.state === "PathNotFound" && options?.waitIfNotFound === true)
-  const attempt = Effect.mapError(Connection.connect(path, options), (error) => classify(path, error))
-  if (options?.waitIfBusy !== true && options?.waitIfNotFound !== true) return attempt
-  return attempt.pipe(
-    Effect.retry({
-      schedule: Schedule.spaced(interval).pipe(Schedule.upTo({ duration: total })),
-      while: retryable
-    }),
-    // Git answers "not listening" when time runs out, whatever the last attempt said.
-    Effect.mapError((error) => retryable(error) ? new ConnectError({ path, state: "NotListening", ...(error.errno ? { errno: error.errno } : {}) }) : error)
+  // The schedule is only built once a first attempt has failed: most
+  // connections succeed at once, and pay nothing for the retry policy.
+  const retrying = Effect.andThen(
+    Effect.sleep(interval),
+    attempt.pipe(
+      Effect.retry({ schedule: Schedule.spaced(interval).pipe(Schedule.upTo({ duration: total })), while: retryable }),
+      // Git answers "not listening" when time runs out, whatever the last attempt said.
+      Effect.mapError((error) =>
+        retryable(error) ? new ConnectError({ path, state: "NotListening", ...(error.errno ? { errno: error.errno } : {}) }) : error
+      )
+    )
   )
+  return Effect.catch(attempt, (error) => retryable(error) ? retrying : Effect.fail(error))
 }
 
 /**
@@ -236,17 +252,28 @@ export const request = (
   request: Uint8Array | string,
   options?: RequestOptions
 ): Effect.Effect<Uint8Array, ConnectError | RequestError> =>
-  withTimeout(
+  traced(
     path,
-    Effect.scoped(
-      Effect.flatMap(
-        connect(path, { ...options, send: PktLine.encodeMessageChunks(toBytes(request)) }),
-        (connection) =>
-          Connection.readMessage(connection, { maxBytes: options?.maxResponseBytes ?? defaultMaxResponseBytes })
-      )
-    ),
-    options?.timeout
-  ).pipe(Effect.withSpan("SimpleIpc.request", { attributes: { socket: path }, captureStackTrace: false }))
+    withTimeout(
+      path,
+      Effect.acquireUseRelease(
+        open(path, { ...options, send: PktLine.encodeMessageChunks(toBytes(request)) }),
+        (connection) => connection.readMessage({ maxBytes: options?.maxResponseBytes ?? defaultMaxResponseBytes }),
+        (connection) => Effect.sync(() => connection.socket.destroy())
+      ),
+      options?.timeout
+    )
+  )
+
+/**
+ * A span around the request, when a tracer is installed to see it (a span
+ * costs on every request).
+ */
+const traced = <A, E, R>(path: string, effect: Effect.Effect<A, E, R>) =>
+  Effect.flatMap(Effect.tracer, (tracer) =>
+    tracer === Tracer.nativeTracer
+      ? effect
+      : effect.pipe(Effect.withSpan("SimpleIpc.request", { attributes: { socket: path } }, { captureStackTrace: false })))
 
 const withTimeout = <A, E, R>(path: string, effect: Effect.Effect<A, E, R>, timeout: Duration.Input | undefined) =>
   timeout === undefined ? effect : Effect.timeoutOrElse(effect, {

@@ -14,8 +14,10 @@ import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Pull from "effect/Pull"
 import * as Queue from "effect/Queue"
+import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import * as Tracer from "effect/Tracer"
 import type * as net from "node:net"
 import * as PktLine from "../framing/PktLine.ts"
 import * as Connection from "../transport/Connection.ts"
@@ -159,9 +161,21 @@ export const make = <E, R>(
     const stopRequested = yield* Deferred.make<void>()
     const finished = yield* Deferred.make<void>()
     const stop = Effect.asVoid(Deferred.succeed(stopRequested, undefined))
-    const serve = serveConnection(path, handler, stop, metrics, {
+    const idleMs = Duration.toMillis(options?.requestIdleTimeout ?? Duration.seconds(10))
+    const reading = new IdleWatch(idleMs)
+    // One sweep over the connections still sending their request, rather
+    // than a timer per connection: timers cost more per request than the
+    // whole sweep does per interval.
+    if (Number.isFinite(idleMs) && idleMs > 0) {
+      yield* Effect.forkScoped(
+        Effect.repeat(Effect.sync(() => reading.sweep(Date.now())), Schedule.spaced(Duration.millis(Math.min(idleMs / 4, 1000))))
+      )
+    }
+    // Spans cost on every request; without a tracer installed nobody could
+    // see them.
+    const traced = (yield* Effect.tracer) !== Tracer.nativeTracer
+    const serve = serveConnection(path, handler, stop, metrics, reading, traced, {
       maxBytes: options?.maxRequestBytes ?? defaultMaxRequestBytes,
-      idleMs: Duration.toMillis(options?.requestIdleTimeout ?? Duration.seconds(10)),
       handlerTimeout: options?.handlerTimeout
     })
     // Connections a worker holds. At stop, those whose client has not sent a
@@ -231,8 +245,36 @@ export const run = <E, R>(
 
 interface Limits {
   readonly maxBytes: number
-  readonly idleMs: number
   readonly handlerTimeout: Duration.Input | undefined
+}
+
+/**
+ * The connections still sending their request, with when each last made
+ * progress; a sweep drops those idle for too long.
+ */
+class IdleWatch {
+  private readonly sockets = new Map<net.Socket, { bytes: number; since: number }>()
+  private readonly idleMs: number
+  constructor(idleMs: number) {
+    this.idleMs = idleMs
+  }
+  start(socket: net.Socket): void {
+    this.sockets.set(socket, { bytes: socket.bytesRead, since: Date.now() })
+  }
+  stop(socket: net.Socket): void {
+    this.sockets.delete(socket)
+  }
+  sweep(now: number): void {
+    for (const [socket, seen] of this.sockets) {
+      if (socket.bytesRead !== seen.bytes) {
+        seen.bytes = socket.bytesRead
+        seen.since = now
+      } else if (now - seen.since >= this.idleMs) {
+        this.sockets.delete(socket)
+        socket.destroy(idleError)
+      }
+    }
+  }
 }
 
 const coded = (message: string, code: string) => Object.assign(new Error(message), { code })
@@ -248,6 +290,8 @@ const serveConnection = <E, R>(
   handler: Handler<E, R>,
   stop: Effect.Effect<void>,
   metrics: ServerMetrics.Recorder,
+  reading: IdleWatch,
+  traced: boolean,
   limits: Limits
 ) =>
 (socket: net.Socket): Effect.Effect<void, never, R> => {
@@ -260,17 +304,17 @@ const serveConnection = <E, R>(
     return connection.write(PktLine.frame(bytes))
   }
   // A client that stops sending mid-request would otherwise hold a worker
-  // for ever; Node's idle timer on the socket costs nothing per read.
-  if (limits.idleMs > 0) socket.setTimeout(limits.idleMs, () => socket.destroy(idleError))
+  // for ever.
+  reading.start(socket)
   const run = limits.handlerTimeout === undefined
     ? handler
     : (request: Uint8Array, reply: Reply) => Effect.timeout(handler(request, reply), limits.handlerTimeout!)
   // A client that hangs up before sending anything (a probe, "is anyone
   // listening?") or a malformed or incomplete request ends at the read,
   // without reaching the application.
-  return Connection.readMessage(connection, { maxBytes: limits.maxBytes }).pipe(
+  const served = Connection.readMessage(connection, { maxBytes: limits.maxBytes }).pipe(
     Effect.flatMap((request) => {
-      socket.setTimeout(0)
+      reading.stop(socket)
       metrics.bytesIn(request.length)
       return run(request, reply)
     }),
@@ -296,9 +340,14 @@ const serveConnection = <E, R>(
           return Effect.logDebug(`connection dropped: ${reason}`, cause)
       }
     }),
-    Effect.ensuring(Effect.sync(() => socket.destroy())),
-    Effect.withSpan("SimpleIpc.serve", { attributes: { socket: path }, captureStackTrace: false })
+    Effect.ensuring(Effect.sync(() => {
+      reading.stop(socket)
+      socket.destroy()
+    }))
   )
+  return traced
+    ? served.pipe(Effect.withSpan("SimpleIpc.serve", { attributes: { socket: path } }, { captureStackTrace: false }))
+    : served
 }
 
 /** Classifies why a connection ended without being served. */

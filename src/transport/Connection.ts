@@ -7,7 +7,6 @@
  */
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
@@ -287,18 +286,27 @@ export const makeUnsafe = (socket: net.Socket, path: string): Connection => {
 export const connect = (
   path: string,
   options?: ConnectOptions
-): Effect.Effect<Connection, SocketError | SocketPath.SocketPathError, Scope.Scope> => {
+): Effect.Effect<Connection, SocketError | SocketPath.SocketPathError, Scope.Scope> =>
+  Effect.acquireRelease(open(path, options), (connection) => Effect.sync(() => connection.socket.destroy()))
+
+/**
+ * Connects like {@link connect}, without a scope: the caller owns the
+ * connection and must destroy its socket (`Effect.acquireUseRelease` is the
+ * way). For a round trip that needs no scope of its own.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const open = (
+  path: string,
+  options?: ConnectOptions
+): Effect.Effect<Connection, SocketError | SocketPath.SocketPathError> => {
   const direct = SocketPath.directAddress(path)
-  if (direct !== undefined) return acquire(path, direct, options?.send)
-  return Effect.gen(function*() {
-    // The directory descriptor a long path needs is only needed until the
-    // connection is made, so it lives in a child scope.
-    const addressScope = yield* Scope.fork(yield* Effect.scope)
-    const address = yield* Scope.provide(SocketPath.address(path), addressScope)
-    const connection = yield* acquire(path, address, options?.send)
-    yield* Scope.close(addressScope, Exit.void)
-    return connection
-  })
+  const connection = (address: string) =>
+    Effect.map(connectSocket(path, address, options?.send), (socket) => makeUnsafe(socket, path))
+  // The directory descriptor a long path needs is only needed until the
+  // connection is made.
+  return direct !== undefined ? connection(direct) : Effect.scoped(Effect.flatMap(SocketPath.address(path), connection))
 }
 
 /**
@@ -313,12 +321,6 @@ export interface ConnectOptions {
    */
   readonly send?: ReadonlyArray<Uint8Array> | undefined
 }
-
-const acquire = (path: string, address: string, send: ReadonlyArray<Uint8Array> | undefined) =>
-  Effect.acquireRelease(
-    Effect.map(connectSocket(path, address, send), (socket) => makeUnsafe(socket, path)),
-    (connection) => Effect.sync(() => connection.socket.destroy())
-  )
 
 const ignore = () => {}
 

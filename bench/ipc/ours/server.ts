@@ -11,26 +11,27 @@ import { parseCommand, sendbytesAnswer, STREAM_CHUNK_SIZE } from "../app.ts"
 const PONG = new TextEncoder().encode("pong")
 const CHUNK = new Uint8Array(STREAM_CHUNK_SIZE).fill(0x78)
 
-const handler: Server.Handler<SocketError> = (request, reply) =>
-  Effect.gen(function*() {
-    const command = parseCommand(request)
-    switch (command._tag) {
-      case "Ping":
-        return yield* reply(PONG)
-      case "Quit":
-        return Server.Quit
-      case "SendBytes":
-        return yield* reply(sendbytesAnswer(command.ballast))
-      case "Stream": {
-        for (let left = command.bytes; left > 0; left -= CHUNK.length) {
-          yield* reply(left >= CHUNK.length ? CHUNK : CHUNK.subarray(0, left))
-        }
-        return
-      }
-      case "Unhandled":
-        return yield* reply("unhandled command")
-    }
-  })
+/** Sends `left` bytes of the stream response, one 64 KiB reply at a time. */
+const streamOut = (reply: Server.Reply, left: number): Effect.Effect<void, SocketError> =>
+  left <= 0
+    ? Effect.void
+    : Effect.flatMap(reply(left >= CHUNK.length ? CHUNK : CHUNK.subarray(0, left)), () => streamOut(reply, left - CHUNK.length))
+
+const handler: Server.Handler<SocketError> = (request, reply) => {
+  const command = parseCommand(request)
+  switch (command._tag) {
+    case "Ping":
+      return reply(PONG)
+    case "Quit":
+      return Effect.succeed(Server.Quit)
+    case "SendBytes":
+      return reply(sendbytesAnswer(command.ballast))
+    case "Stream":
+      return streamOut(reply, command.bytes)
+    case "Unhandled":
+      return reply("unhandled command")
+  }
+}
 
 const path = process.argv[2]!
 process.on("SIGTERM", () => process.exit(0))

@@ -155,14 +155,16 @@ export const connect = (
 
 /**
  * Connects like {@link connect}, without a scope: the caller must destroy
- * the connection's socket.
+ * the connection's socket. Interruptible even where it is acquired (as
+ * resources are, uninterruptibly): waiting for a busy server may take a
+ * second, and a connection attempt cut short closes its own socket.
  */
 const open = (
   path: string,
   options?: ConnectOptions & Connection.ConnectOptions
 ): Effect.Effect<Connection.Connection, ConnectError> => {
   const attempt = Effect.mapError(Connection.open(path, options), (error) => classify(path, error))
-  if (options?.waitIfBusy !== true && options?.waitIfNotFound !== true) return attempt
+  if (options?.waitIfBusy !== true && options?.waitIfNotFound !== true) return Effect.interruptible(attempt)
   const interval = options?.retryInterval ?? Duration.millis(50)
   const total = Duration.subtract(Duration.fromInputUnsafe(options?.retryFor ?? Duration.seconds(1)), Duration.fromInputUnsafe(interval))
   const retryable = (error: ConnectError) =>
@@ -180,7 +182,7 @@ const open = (
       )
     )
   )
-  return Effect.catch(attempt, (error) => retryable(error) ? retrying : Effect.fail(error))
+  return Effect.interruptible(Effect.catch(attempt, (error) => retryable(error) ? retrying : Effect.fail(error)))
 }
 
 /**

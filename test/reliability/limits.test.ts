@@ -11,7 +11,8 @@ import * as Server from "../../src/server/Server.ts"
 import * as ServerMetrics from "../../src/server/ServerMetrics.ts"
 import * as TestApplication from "../../src/testapp/TestApplication.ts"
 import { bytes, text } from "../support/bytes.ts"
-import { exchange, waitUntil } from "../support/raw.ts"
+import { killAndWait, spawnScoped, supportFile } from "../support/child.ts"
+import { exchange, openFds, waitUntil } from "../support/raw.ts"
 import { socketPath } from "../support/tempdir.ts"
 
 const ping = (path: string) => Effect.map(Client.request(path, "ping"), text)
@@ -164,5 +165,23 @@ describe("client limits", () => {
       )
       assert.strictEqual(streamError._tag, "RequestTimeoutError")
       assert.strictEqual(yield* ping(path), "pong")
+    }))
+})
+
+describe("interrupting a client", () => {
+  it.live("a request waiting for a busy server is cut short by its timeout, and leaves no socket behind", () =>
+    Effect.gen(function*() {
+      const path = yield* socketPath()
+      // A socket file nobody accepts on (its server was killed): every
+      // attempt is refused, and waitIfBusy keeps retrying for up to a second.
+      const daemon = yield* spawnScoped([supportFile("daemon.ts"), path])
+      yield* waitUntil(Effect.map(Client.activeState(path), (s) => s === "Listening"))
+      yield* killAndWait(daemon, "SIGKILL")
+      const fdsBefore = openFds()
+      const started = Date.now()
+      const error = yield* Effect.flip(Client.request(path, "ping", { waitIfBusy: true, timeout: Duration.millis(150) }))
+      assert.strictEqual(error._tag, "RequestTimeoutError")
+      assert.isBelow(Date.now() - started, 700)
+      yield* waitUntil(Effect.sync(() => openFds() <= fdsBefore))
     }))
 })

@@ -190,22 +190,30 @@ export const makeUnsafe = (socket: net.Socket, path: string): Connection => {
       reason: error === undefined ? "the connection is closed" : String((error as Error).message)
     })
 
-  /** Waits until the socket can take more, or fails if it died meanwhile. */
-  const drained = Effect.callback<void, SocketError>((resume) => {
-    const onDrain = () => done(Effect.void)
-    const onClose = () => done(Effect.fail(writeError(failure)))
-    const done = (effect: Effect.Effect<void, SocketError>) => {
-      socket.off("drain", onDrain)
-      socket.off("close", onClose)
-      resume(effect)
-    }
-    socket.on("drain", onDrain)
-    socket.on("close", onClose)
-    return Effect.sync(() => {
-      socket.off("drain", onDrain)
-      socket.off("close", onClose)
+  /**
+   * Waits for `event` on the socket; if the socket closes first, the
+   * outcome is `onClose()`. `start` runs once the listeners are in place.
+   */
+  const until = (event: "drain" | "finish", onClose: () => Effect.Effect<void, SocketError>, start?: () => void) =>
+    Effect.callback<void, SocketError>((resume) => {
+      const onEvent = () => done(Effect.void)
+      const onClosed = () => done(onClose())
+      const off = () => {
+        socket.off(event, onEvent)
+        socket.off("close", onClosed)
+      }
+      const done = (effect: Effect.Effect<void, SocketError>) => {
+        off()
+        resume(effect)
+      }
+      socket.on(event, onEvent)
+      socket.on("close", onClosed)
+      start?.()
+      return Effect.sync(off)
     })
-  })
+
+  /** Waits until the socket can take more, or fails if it died meanwhile. */
+  const drained = until("drain", () => Effect.fail(writeError(failure)))
 
   // Small writes made in the same tick (a header and its payload, the
   // replies of a handler that does not wait, a response's last packet and
@@ -249,28 +257,19 @@ export const makeUnsafe = (socket: net.Socket, path: string): Connection => {
       return ok && !socket.writableNeedDrain ? Effect.void : drained
     })
 
-  const end = (last?: Uint8Array) => Effect.callback<void, SocketError>((resume) => {
-    if (failure !== undefined || socket.destroyed) {
-      resume(Effect.fail(writeError(failure)))
-      return
-    }
-    const onFinish = () => done(Effect.void)
-    const onClose = () => done(socket.writableFinished ? Effect.void : Effect.fail(writeError(failure)))
-    const done = (effect: Effect.Effect<void, SocketError>) => {
-      socket.off("finish", onFinish)
-      socket.off("close", onClose)
-      resume(effect)
-    }
-    socket.on("finish", onFinish)
-    socket.on("close", onClose)
-    const out = release(last)
-    if (out === undefined) socket.end()
-    else socket.end(out)
-    return Effect.sync(() => {
-      socket.off("finish", onFinish)
-      socket.off("close", onClose)
+  const end = (last?: Uint8Array) =>
+    Effect.suspend(() => {
+      if (failure !== undefined || socket.destroyed) return Effect.fail(writeError(failure))
+      return until(
+        "finish",
+        () => socket.writableFinished ? Effect.void : Effect.fail(writeError(failure)),
+        () => {
+          const out = release(last)
+          if (out === undefined) socket.end()
+          else socket.end(out)
+        }
+      )
     })
-  })
 
   return { path, socket, read, readMessage, write, end }
 }

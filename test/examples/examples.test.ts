@@ -13,6 +13,7 @@ import * as Client from "../../src/client/Client.ts"
 import { killAndWait, spawnScoped } from "../support/child.ts"
 import { waitUntil } from "../support/raw.ts"
 import { socketPath, tempDir } from "../support/tempdir.ts"
+import { listening } from "../support/probe.ts"
 
 const example = (name: string) => fileURLToPath(new URL(`../../examples/${name}.ts`, import.meta.url))
 
@@ -49,7 +50,6 @@ const start = (name: string, args: ReadonlyArray<string>, tmp?: string) =>
 const run = (name: string, args: ReadonlyArray<string>, tmp?: string) =>
   Effect.flatMap(start(name, args, tmp), ({ finished }) => finished)
 
-const listening = (path: string) => Effect.map(Client.activeState(path), (state) => state === "Listening")
 
 /** What the daemon's `numbers <n>` response is, computed independently of the example. */
 const expectedNumbers = (n: number) => {

@@ -21,6 +21,7 @@ import * as TypedClient from "../../src/typed/TypedClient.ts"
 import { nodeBinary, spawnScoped } from "../support/child.ts"
 import { waitUntil } from "../support/raw.ts"
 import { tempDir } from "../support/tempdir.ts"
+import { listening } from "../support/probe.ts"
 
 const main = fileURLToPath(new URL("../../examples/monitor/main.ts", import.meta.url))
 
@@ -142,7 +143,6 @@ const cli = (...args: ReadonlyArray<string>) =>
     return Effect.sync(() => child.kill("SIGKILL"))
   })
 
-const listening = (socket: string) => Effect.map(Client.activeState(socket), (state) => state === "Listening")
 
 describe("the monitor's command line", () => {
   it.live("serve, changes (token, then paths; `/` for a full rescan), stop", () =>

@@ -11,7 +11,7 @@ import * as Server from "../../src/server/Server.ts"
 import * as ServerMetrics from "../../src/server/ServerMetrics.ts"
 import * as TestApplication from "../../src/testapp/TestApplication.ts"
 import { bytes, text } from "../support/bytes.ts"
-import { killAndWait, spawnScoped, supportFile } from "../support/child.ts"
+import { killAndWait, startDaemon } from "../support/child.ts"
 import { exchange, openFds, waitUntil } from "../support/raw.ts"
 import { socketPath } from "../support/tempdir.ts"
 
@@ -174,8 +174,7 @@ describe("interrupting a client", () => {
       const path = yield* socketPath()
       // A socket file nobody accepts on (its server was killed): every
       // attempt is refused, and waitIfBusy keeps retrying for up to a second.
-      const daemon = yield* spawnScoped([supportFile("daemon.ts"), path])
-      yield* waitUntil(Effect.map(Client.activeState(path), (s) => s === "Listening"))
+      const daemon = yield* startDaemon(path)
       yield* killAndWait(daemon, "SIGKILL")
       const fdsBefore = openFds()
       const started = Date.now()

@@ -8,8 +8,7 @@ import { Effect } from "effect"
 import * as fs from "node:fs"
 import * as Client from "../../src/client/Client.ts"
 import { text } from "../support/bytes.ts"
-import { spawnScoped, supportFile } from "../support/child.ts"
-import { waitUntil } from "../support/raw.ts"
+import { startDaemon } from "../support/child.ts"
 import { socketPath } from "../support/tempdir.ts"
 
 const rssMiB = (pid: number): number => {
@@ -44,8 +43,7 @@ describe("load", () => {
   it.live("64 concurrent clients, 100 000 requests: zero failures, and the server's memory does not grow", () =>
     Effect.gen(function*() {
       const path = yield* socketPath()
-      const daemon = yield* spawnScoped([supportFile("daemon.ts"), path, "8"])
-      yield* waitUntil(Effect.map(Client.activeState(path), (s) => s === "Listening"))
+      const daemon = yield* startDaemon(path, 8)
       // Warm up until the heap and the allocator reach their working size, so
       // that what they take once counts as before: only growth after that is a leak.
       assert.strictEqual(yield* hammer(path, 64, 30_000), 0)

@@ -13,12 +13,10 @@ import * as Client from "../../src/client/Client.ts"
 import * as Server from "../../src/server/Server.ts"
 import * as TestApplication from "../../src/testapp/TestApplication.ts"
 import { text } from "../support/bytes.ts"
-import { killAndWait, nodeBinary, spawnScoped, supportFile } from "../support/child.ts"
-import { waitUntil } from "../support/raw.ts"
+import { killAndWait, nodeBinary, spawnScoped, startDaemon, startLockHolder, supportFile } from "../support/child.ts"
 import { socketPath } from "../support/tempdir.ts"
 
 const ping = (path: string) => Effect.map(Client.request(path, "ping"), text)
-const listening = (path: string) => Effect.map(Client.activeState(path), (s) => s === "Listening")
 
 /** The pid of a process that has exited. */
 const deadPid = Effect.callback<number>((resume) => {
@@ -30,8 +28,7 @@ describe("crash recovery", () => {
   it.live("SIGKILL of the daemon mid-response: the client gets a typed error and a new daemon starts", () =>
     Effect.gen(function*() {
       const path = yield* socketPath()
-      const daemon = yield* spawnScoped([supportFile("daemon.ts"), path])
-      yield* waitUntil(listening(path))
+      const daemon = yield* startDaemon(path)
       let received = 0
       const response = Client.requestStream(path, "slow").pipe(
         Stream.tap((chunk) =>
@@ -55,10 +52,7 @@ describe("crash recovery", () => {
   it.live("a starter killed while holding the lock does not block the next start", () =>
     Effect.gen(function*() {
       const path = yield* socketPath()
-      const holder = yield* spawnScoped([supportFile("lockHolder.ts"), `${path}.lock`], { stdio: "pipe" })
-      yield* Effect.callback<void>((resume) => {
-        holder.stdout!.once("data", () => resume(Effect.void))
-      })
+      const holder = yield* startLockHolder(`${path}.lock`)
       assert.isTrue(fs.existsSync(`${path}.lock`))
       yield* killAndWait(holder, "SIGKILL")
       yield* Server.make(path, TestApplication.handler)
@@ -78,10 +72,7 @@ describe("crash recovery", () => {
   it.live("a lock held by a live starter is never broken", () =>
     Effect.gen(function*() {
       const path = yield* socketPath()
-      const holder = yield* spawnScoped([supportFile("lockHolder.ts"), `${path}.lock`], { stdio: "pipe" })
-      yield* Effect.callback<void>((resume) => {
-        holder.stdout!.once("data", () => resume(Effect.void))
-      })
+      const holder = yield* startLockHolder(`${path}.lock`)
       const contents = fs.readFileSync(`${path}.lock`, "utf8")
       const error = yield* Effect.flip(Effect.scoped(Server.make(path, TestApplication.handler)))
       assert.strictEqual(error._tag, "LockError")

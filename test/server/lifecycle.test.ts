@@ -9,21 +9,19 @@ import * as Client from "../../src/client/Client.ts"
 import * as Server from "../../src/server/Server.ts"
 import * as TestApplication from "../../src/testapp/TestApplication.ts"
 import { text } from "../support/bytes.ts"
-import { killAndWait, spawnScoped, supportFile } from "../support/child.ts"
-import { baseline, openFds, waitUntil } from "../support/raw.ts"
+import { killAndWait, startDaemon } from "../support/child.ts"
+import { baseline, openFds } from "../support/raw.ts"
 import { warmUp } from "../support/warmUp.ts"
 import { socketPath, tempDir } from "../support/tempdir.ts"
 
 const ping = (path: string) => Effect.map(Client.request(path, "ping"), text)
 
-const listening = (path: string) => Effect.map(Client.activeState(path), (s) => s === "Listening")
 
 describe("startup", () => {
   it.live("a stale socket left by a server killed with SIGKILL is replaced by a new server", () =>
     Effect.gen(function*() {
       const path = yield* socketPath()
-      const child = yield* spawnScoped([supportFile("daemon.ts"), path])
-      yield* waitUntil(listening(path))
+      const child = yield* startDaemon(path)
       yield* killAndWait(child, "SIGKILL")
       // The socket file is still there, but nobody answers on it.
       assert.isTrue(fs.lstatSync(path).isSocket())

@@ -1,6 +1,8 @@
 import { Effect } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
+import { listening } from "./probe.ts"
+import { waitUntil } from "./raw.ts"
 
 /** The Node binary running the tests (the project's own Node 24). */
 export const nodeBinary = process.execPath
@@ -31,3 +33,24 @@ export const killAndWait = (child: ChildProcess, signal: NodeJS.Signals) =>
     child.once("exit", () => resume(Effect.void))
     child.kill(signal)
   })
+
+/**
+ * Starts the test daemon (the test application, served at `path` with
+ * `threads` workers) in a child process for the life of the scope, and
+ * waits until it is listening.
+ */
+export const startDaemon = (path: string, threads?: number) =>
+  Effect.tap(
+    spawnScoped([supportFile("daemon.ts"), path, ...(threads === undefined ? [] : [String(threads)])]),
+    () => waitUntil(listening(path))
+  )
+
+/**
+ * Starts a child that takes the lock file `lock` and holds it until killed,
+ * for the life of the scope; returns once the lock is taken.
+ */
+export const startLockHolder = (lock: string) =>
+  Effect.tap(spawnScoped([supportFile("lockHolder.ts"), lock], { stdio: "pipe" }), (holder) =>
+    Effect.callback<void>((resume) => {
+      holder.stdout!.once("data", () => resume(Effect.void))
+    }))

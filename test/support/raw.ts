@@ -53,6 +53,9 @@ export const fakeServer = (path: string, response: Uint8Array) =>
         socket.once("data", () => {
           socket.end(response)
         })
+        // A client that hangs up without sending (a probe) is closed too,
+        // or the server could never finish closing.
+        socket.on("end", () => socket.end())
       })
       server.on("error", (e) => resume(Effect.fail(e)))
       server.listen(path, () => resume(Effect.succeed(server)))

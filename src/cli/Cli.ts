@@ -8,8 +8,16 @@
  *
  * @since 0.1.0
  */
-import { Console, Effect, Layer, Logger, Runtime } from "effect"
-import { CliConfig, CliError, CliOutput, Command, GlobalFlag } from "effect/cli"
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import * as Runtime from "effect/Runtime"
+import * as CliConfig from "effect/cli/CliConfig"
+import * as CliError from "effect/cli/CliError"
+import * as CliOutput from "effect/cli/CliOutput"
+import * as Command from "effect/cli/Command"
+import * as GlobalFlag from "effect/cli/GlobalFlag"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as Daemon from "./Daemon.ts"
@@ -32,6 +40,7 @@ const reported = <A, E extends Error, R>(effect: Effect.Effect<A, E, R>) =>
     error[Runtime.errorReported] === false ? error : new CliError.UserError({ cause: error, userMessage: error.message }))
 
 const supports = Command.make("SUPPORTS_SIMPLE_IPC", {}, () => Effect.void).pipe(
+  Command.withShortDescription("Exit 0: Simple IPC is supported here"),
   Command.withDescription("Exit 0: Simple IPC is supported here. Takes no options.")
 )
 
@@ -40,6 +49,7 @@ const isActive = Command.make(
   Options.flags("name"),
   (options) => reported(Probe.requireListening(options.name))
 ).pipe(
+  Command.withShortDescription("Is a server listening at --name?"),
   Command.withDescription("Exit 0 if a server is listening at --name; otherwise say what is there and exit 1.")
 )
 
@@ -48,6 +58,7 @@ const runDaemon = Command.make(
   Options.flags("name", "threads"),
   (options) => reported(Daemon.runDaemon(options))
 ).pipe(
+  Command.withShortDescription("Serve the test application in the foreground"),
   Command.withDescription(
     "Serve the test application at --name in the foreground until a client sends quit. " +
       "SIGINT or SIGTERM stops it gracefully: responses in flight finish and the socket is removed " +
@@ -60,6 +71,7 @@ const startDaemon = Command.make(
   Options.flags("name", "threads", "maxWait"),
   (options) => reported(Daemon.startDaemon(options))
 ).pipe(
+  Command.withShortDescription("Start run-daemon in the background"),
   Command.withDescription(
     "Start run-daemon in the background (detached, no output) and wait up to --max-wait seconds until it listens."
   )
@@ -70,6 +82,7 @@ const stopDaemon = Command.make(
   Options.flags("name", "maxWait"),
   (options) => reported(Daemon.stopDaemon(options))
 ).pipe(
+  Command.withShortDescription("Ask the daemon to quit, and wait"),
   Command.withDescription("Send quit to the server at --name and wait up to --max-wait seconds until it stops listening.")
 )
 
@@ -78,6 +91,7 @@ const send = Command.make(
   Options.flags("name", "token"),
   (options) => reported(Send.send(options))
 ).pipe(
+  Command.withShortDescription("Send --token, print the response"),
   Command.withDescription("Send --token and write the response's bytes, then a newline if it is not empty.")
 )
 
@@ -86,6 +100,7 @@ const sendbytes = Command.make(
   Options.flags("name", "bytecount", "byte"),
   (options) => reported(Send.sendbytes(options))
 ).pipe(
+  Command.withShortDescription("Send --bytecount copies of --byte"),
   Command.withDescription(
     "Send 'sendbytes ' and --bytecount copies of --byte; print sent:<byte><bytecount as %08d> <response>."
   )
@@ -96,6 +111,7 @@ const multiple = Command.make(
   Options.flags("name", "threads", "bytecount", "batchsize"),
   (options) => reported(Multiple.multiple(options))
 ).pipe(
+  Command.withShortDescription("Many concurrent clients sending sendbytes"),
   Command.withDescription(
     "Run --threads concurrent clients, each sending --batchsize sendbytes requests on new connections; " +
       "print each sent: line and the totals. Exit 1 if any request failed."

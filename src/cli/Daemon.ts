@@ -5,7 +5,11 @@
  *
  * @since 0.1.0
  */
-import { Deferred, Duration, Effect, Schedule, Schema } from "effect"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Schedule from "effect/Schedule"
+import * as Schema from "effect/Schema"
 import { spawn } from "node:child_process"
 import * as nodePath from "node:path"
 import { fileURLToPath } from "node:url"

@@ -4,8 +4,11 @@
  *
  * @since 0.1.0
  */
-import { Effect, Result, Runtime, Schema, Stream } from "effect"
-import type { PlatformError } from "effect/PlatformError"
+import * as Effect from "effect/Effect"
+import * as Result from "effect/Result"
+import * as Runtime from "effect/Runtime"
+import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
 import type * as Stdio from "effect/Stdio"
 import type * as Client from "../client/Client.ts"
 import * as Output from "./Output.ts"
@@ -65,7 +68,7 @@ export const multiple = (options: {
   readonly threads: number
   readonly bytecount: number
   readonly batchsize: number
-}): Effect.Effect<void, Client.ConnectError | RequestsFailed | PlatformError, Stdio.Stdio> =>
+}): Effect.Effect<void, Client.ConnectError | RequestsFailed | Output.OutputError, Stdio.Stdio> =>
   Effect.gen(function*() {
     yield* Probe.requireListening(options.name)
     const total = options.threads * options.batchsize

@@ -7,7 +7,7 @@
  *
  * @since 0.1.0
  */
-import { Flag } from "effect/cli"
+import * as Flag from "effect/cli/Flag"
 
 /**
  * The parsed options, after defaults and clamping.

@@ -5,7 +5,9 @@
  *
  * @since 0.1.0
  */
-import { Clock, Effect, Stdio } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Stdio from "effect/Stdio"
 import * as Output from "./Output.ts"
 
 /**

@@ -4,8 +4,8 @@
  *
  * @since 0.1.0
  */
-import { Effect, Schema } from "effect"
-import type { PlatformError } from "effect/PlatformError"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
 import type * as Stdio from "effect/Stdio"
 import * as Client from "../client/Client.ts"
 import * as PktLine from "../framing/PktLine.ts"
@@ -13,7 +13,12 @@ import * as Connection from "../transport/Connection.ts"
 import * as Output from "./Output.ts"
 import * as Probe from "./Probe.ts"
 
-const Failure = Schema.Union([Client.ConnectError, Connection.SocketError, PktLine.PktLineError])
+const Failure = Schema.Union([
+  Client.ConnectError,
+  Client.RequestTimeoutError,
+  Connection.SocketError,
+  PktLine.PktLineError
+])
 
 /**
  * Why a request failed: no connection, or the connection broke, or the
@@ -34,6 +39,8 @@ const detailLines = (failure: Failure): ReadonlyArray<string> => {
   switch (failure._tag) {
     case "ConnectError":
       return []
+    case "RequestTimeoutError":
+      return [failure.message, "could not read IPC response"]
     case "SocketError":
       return failure.operation === "write"
         ? ["could not send IPC command"]
@@ -105,7 +112,7 @@ const NEWLINE = new Uint8Array([10])
 export const send = (options: {
   readonly name: string
   readonly token: string
-}): Effect.Effect<void, Client.ConnectError | SendError | PlatformError, Stdio.Stdio> =>
+}): Effect.Effect<void, Client.ConnectError | SendError | Output.OutputError, Stdio.Stdio> =>
   Effect.gen(function*() {
     yield* Probe.requireListening(options.name)
     const response = yield* Client.request(options.name, options.token, connectOptions).pipe(
@@ -163,7 +170,7 @@ export const sendbytes = (options: {
   readonly name: string
   readonly bytecount: number
   readonly byte: number
-}): Effect.Effect<void, Client.ConnectError | SendbytesError | PlatformError, Stdio.Stdio> =>
+}): Effect.Effect<void, Client.ConnectError | SendbytesError | Output.OutputError, Stdio.Stdio> =>
   Effect.gen(function*() {
     yield* Probe.requireListening(options.name)
     yield* Output.stdout(yield* sendbytesLine(options.name, options.bytecount, options.byte))

@@ -62,6 +62,13 @@ const startsWith = (request: Uint8Array, prefix: string) => {
   return true
 }
 
+/**
+ * Answers that carry request bytes (the ballast byte, an unhandled command)
+ * go back as those bytes: the request was decoded as Latin-1, one character
+ * per byte, and a UTF-8 encoding would turn a byte above 127 into two.
+ */
+const latin1 = (text: string): Uint8Array => Buffer.from(text, "latin1")
+
 const BIG = new TextEncoder().encode(rows(10000))
 
 /**
@@ -73,7 +80,7 @@ const BIG = new TextEncoder().encode(rows(10000))
 export const handler: Server.Handler<SocketError> = (request, reply) =>
   Effect.gen(function*() {
     if (startsWith(request, SENDBYTES)) {
-      yield* reply(sendbytesAnswer(request.subarray(SENDBYTES.length)))
+      yield* reply(latin1(sendbytesAnswer(request.subarray(SENDBYTES.length))))
       return
     }
     const command = decoder.decode(request)
@@ -96,6 +103,6 @@ export const handler: Server.Handler<SocketError> = (request, reply) =>
         }
         return
       default:
-        yield* reply(`unhandled command: ${command}`)
+        yield* reply(latin1(`unhandled command: ${command}`))
     }
   })

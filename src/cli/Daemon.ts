@@ -37,7 +37,6 @@ export class DaemonStartError extends Schema.TaggedError<DaemonStartError>()("Da
       case "Terminated":
         return `daemon terminated: it ${this.detail} before listening at '${this.path}'; run 'simple-ipc run-daemon --name=${this.path}' to see its error`
       case "SpawnFailed":
-        return `daemon failed to start: ${this.detail}`
       case "Unusable":
         return `daemon failed to start: ${this.detail}`
       case "Timeout":

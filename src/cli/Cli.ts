@@ -44,78 +44,79 @@ const supports = Command.make("SUPPORTS_SIMPLE_IPC", {}, () => Effect.void).pipe
   Command.withDescription("Exit 0: Simple IPC is supported here. Takes no options.")
 )
 
-const isActive = Command.make(
+/**
+ * A subcommand that takes Git's options (those in `shown` listed in its
+ * help) and reports expected failures as Git does.
+ */
+const subcommand = <A, E extends Error, R>(
+  name: string,
+  shown: ReadonlyArray<keyof Options.Options>,
+  run: (options: Options.Options) => Effect.Effect<A, E, R>,
+  summary: string,
+  description: string
+) =>
+  Command.make(name, Options.flags(...shown), (options) => reported(run(options))).pipe(
+    Command.withShortDescription(summary),
+    Command.withDescription(description)
+  )
+
+const isActive = subcommand(
   "is-active",
-  Options.flags("name"),
-  (options) => reported(Probe.requireListening(options.name))
-).pipe(
-  Command.withShortDescription("Is a server listening at --name?"),
-  Command.withDescription("Exit 0 if a server is listening at --name; otherwise say what is there and exit 1.")
+  ["name"],
+  (options) => Probe.requireListening(options.name),
+  "Is a server listening at --name?",
+  "Exit 0 if a server is listening at --name; otherwise say what is there and exit 1."
 )
 
-const runDaemon = Command.make(
+const runDaemon = subcommand(
   "run-daemon",
-  Options.flags("name", "threads"),
-  (options) => reported(Daemon.runDaemon(options))
-).pipe(
-  Command.withShortDescription("Serve the test application in the foreground"),
-  Command.withDescription(
-    "Serve the test application at --name in the foreground until a client sends quit. " +
-      "SIGINT or SIGTERM stops it gracefully: responses in flight finish and the socket is removed " +
-      "(exit code 130 or 143)."
-  )
+  ["name", "threads"],
+  Daemon.runDaemon,
+  "Serve the test application in the foreground",
+  "Serve the test application at --name in the foreground until a client sends quit. " +
+    "SIGINT or SIGTERM stops it gracefully: responses in flight finish and the socket is removed " +
+    "(exit code 130 or 143)."
 )
 
-const startDaemon = Command.make(
+const startDaemon = subcommand(
   "start-daemon",
-  Options.flags("name", "threads", "maxWait"),
-  (options) => reported(Daemon.startDaemon(options))
-).pipe(
-  Command.withShortDescription("Start run-daemon in the background"),
-  Command.withDescription(
-    "Start run-daemon in the background (detached, no output) and wait up to --max-wait seconds until it listens."
-  )
+  ["name", "threads", "maxWait"],
+  Daemon.startDaemon,
+  "Start run-daemon in the background",
+  "Start run-daemon in the background (detached, no output) and wait up to --max-wait seconds until it listens."
 )
 
-const stopDaemon = Command.make(
+const stopDaemon = subcommand(
   "stop-daemon",
-  Options.flags("name", "maxWait"),
-  (options) => reported(Daemon.stopDaemon(options))
-).pipe(
-  Command.withShortDescription("Ask the daemon to quit, and wait"),
-  Command.withDescription("Send quit to the server at --name and wait up to --max-wait seconds until it stops listening.")
+  ["name", "maxWait"],
+  Daemon.stopDaemon,
+  "Ask the daemon to quit, and wait",
+  "Send quit to the server at --name and wait up to --max-wait seconds until it stops listening."
 )
 
-const send = Command.make(
+const send = subcommand(
   "send",
-  Options.flags("name", "token"),
-  (options) => reported(Send.send(options))
-).pipe(
-  Command.withShortDescription("Send --token, print the response"),
-  Command.withDescription("Send --token and write the response's bytes, then a newline if it is not empty.")
+  ["name", "token"],
+  Send.send,
+  "Send --token, print the response",
+  "Send --token and write the response's bytes, then a newline if it is not empty."
 )
 
-const sendbytes = Command.make(
+const sendbytes = subcommand(
   "sendbytes",
-  Options.flags("name", "bytecount", "byte"),
-  (options) => reported(Send.sendbytes(options))
-).pipe(
-  Command.withShortDescription("Send --bytecount copies of --byte"),
-  Command.withDescription(
-    "Send 'sendbytes ' and --bytecount copies of --byte; print sent:<byte><bytecount as %08d> <response>."
-  )
+  ["name", "bytecount", "byte"],
+  Send.sendbytes,
+  "Send --bytecount copies of --byte",
+  "Send 'sendbytes ' and --bytecount copies of --byte; print sent:<byte><bytecount as %08d> <response>."
 )
 
-const multiple = Command.make(
+const multiple = subcommand(
   "multiple",
-  Options.flags("name", "threads", "bytecount", "batchsize"),
-  (options) => reported(Multiple.multiple(options))
-).pipe(
-  Command.withShortDescription("Many concurrent clients sending sendbytes"),
-  Command.withDescription(
-    "Run --threads concurrent clients, each sending --batchsize sendbytes requests on new connections; " +
-      "print each sent: line and the totals. Exit 1 if any request failed."
-  )
+  ["name", "threads", "bytecount", "batchsize"],
+  Multiple.multiple,
+  "Many concurrent clients sending sendbytes",
+  "Run --threads concurrent clients, each sending --batchsize sendbytes requests on new connections; " +
+    "print each sent: line and the totals. Exit 1 if any request failed."
 )
 
 /**

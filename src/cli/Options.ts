@@ -45,31 +45,23 @@ const atLeast = (min: number) => (n: number) => Math.max(min, n)
 /** Git takes the first byte of `--byte`; an empty value keeps the default. */
 const firstByte = (value: string): number => Buffer.from(value, "utf8")[0] ?? "x".charCodeAt(0)
 
+/** An integer option with Git's default, where a value below `min` counts as `min`. */
+const clampedInt = (name: string, description: string, fallback: number, min: number) =>
+  Flag.Int(name).pipe(
+    Flag.withDescription(`${description} (default: ${fallback}; below ${min} means ${min})`),
+    Flag.withDefault(fallback),
+    Flag.map(atLeast(min))
+  )
+
 const definitions: { readonly [K in keyof Options]: Flag.Flag<Options[K]> } = {
   name: Flag.String("name").pipe(
     Flag.withDescription("socket path of the server (default: ipc-test, in the working directory)"),
     Flag.withDefault("ipc-test")
   ),
-  threads: Flag.Int("threads").pipe(
-    Flag.withDescription("server workers, or concurrent clients for multiple (default: 5; below 1 means 1)"),
-    Flag.withDefault(5),
-    Flag.map(atLeast(1))
-  ),
-  maxWait: Flag.Int("max-wait").pipe(
-    Flag.withDescription("seconds to wait for the daemon to start or stop (default: 60; below 0 means 0)"),
-    Flag.withDefault(60),
-    Flag.map(atLeast(0))
-  ),
-  bytecount: Flag.Int("bytecount").pipe(
-    Flag.withDescription("ballast bytes per request (default: 1024; below 1 means 1)"),
-    Flag.withDefault(1024),
-    Flag.map(atLeast(1))
-  ),
-  batchsize: Flag.Int("batchsize").pipe(
-    Flag.withDescription("requests per client (default: 10; below 1 means 1)"),
-    Flag.withDefault(10),
-    Flag.map(atLeast(1))
-  ),
+  threads: clampedInt("threads", "server workers, or concurrent clients for multiple", 5, 1),
+  maxWait: clampedInt("max-wait", "seconds to wait for the daemon to start or stop", 60, 0),
+  bytecount: clampedInt("bytecount", "ballast bytes per request", 1024, 1),
+  batchsize: clampedInt("batchsize", "requests per client", 10, 1),
   byte: Flag.String("byte").pipe(
     Flag.withDescription("ballast byte: the first byte of the value (default: x)"),
     Flag.withDefault("x"),

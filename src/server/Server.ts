@@ -161,6 +161,9 @@ export const make = <E, R>(
     const stopRequested = yield* Deferred.make<void>()
     const finished = yield* Deferred.make<void>()
     const stop = Effect.asVoid(Deferred.succeed(stopRequested, undefined))
+    // Connections a worker holds. At stop, those whose client has not sent a
+    // byte yet are dropped: their request has not begun, so nothing is lost.
+    const active = new Set<net.Socket>()
     const idleMs = Duration.toMillis(options?.requestIdleTimeout ?? Duration.seconds(10))
     const reading = new IdleWatch(idleMs)
     // One sweep over the connections still sending their request, rather
@@ -174,27 +177,16 @@ export const make = <E, R>(
     // Spans cost on every request; without a tracer installed nobody could
     // see them.
     const traced = (yield* Effect.tracer) !== Tracer.nativeTracer
-    const serve = serveConnection(path, handler, stop, metrics, reading, traced, {
+    const serve = serveConnection(path, handler, stop, metrics, reading, active, traced, {
       maxBytes: options?.maxRequestBytes ?? defaultMaxRequestBytes,
       handlerTimeout: options?.handlerTimeout
     })
-    // Connections a worker holds. At stop, those whose client has not sent a
-    // byte yet are dropped: their request has not begun, so nothing is lost.
-    const active = new Set<net.Socket>()
-    const track = (socket: net.Socket) =>
-      Effect.ensuring(
-        Effect.suspend(() => {
-          active.add(socket)
-          return serve(socket)
-        }),
-        Effect.sync(() => active.delete(socket))
-      )
 
     const workers = yield* Effect.forEach(
       Array.from({ length: threads }),
       () =>
         Effect.forkScoped(
-          Pull.catchDone(Effect.forever(Effect.flatMap(Queue.take(listener.accepted), track)), () => Effect.void).pipe(
+          Pull.catchDone(Effect.forever(Effect.flatMap(Queue.take(listener.accepted), serve)), () => Effect.void).pipe(
             Effect.annotateLogs({ socket: path })
           )
         ),
@@ -291,10 +283,12 @@ const serveConnection = <E, R>(
   stop: Effect.Effect<void>,
   metrics: ServerMetrics.Recorder,
   reading: IdleWatch,
+  active: Set<net.Socket>,
   traced: boolean,
   limits: Limits
 ) =>
 (socket: net.Socket): Effect.Effect<void, never, R> => {
+  active.add(socket)
   const connection = Connection.makeUnsafe(socket, path)
   let bytesOut = 0
   const reply: Reply = (chunk) => {
@@ -342,6 +336,7 @@ const serveConnection = <E, R>(
     }),
     Effect.ensuring(Effect.sync(() => {
       reading.stop(socket)
+      active.delete(socket)
       socket.destroy()
     }))
   )

@@ -1,0 +1,65 @@
+/**
+ * What an operator sees: spans around serving and requesting, and a warning
+ * for a socket directory anyone could tamper with.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Logger, Tracer } from "effect"
+import * as fs from "node:fs"
+import * as nodePath from "node:path"
+import * as Client from "../../src/client/Client.ts"
+import * as Server from "../../src/server/Server.ts"
+import * as TestApplication from "../../src/testapp/TestApplication.ts"
+import { tempDir } from "../support/tempdir.ts"
+
+describe("observability", () => {
+  it.live("with a tracer installed, serving and requesting are spans carrying the socket path", () =>
+    Effect.gen(function*() {
+      const path = nodePath.join(yield* tempDir, "s")
+      const spans: Array<Tracer.Span> = []
+      const tracer = Tracer.make({
+        span: (options) => {
+          const span = Tracer.nativeTracer.span(options)
+          spans.push(span)
+          return span
+        }
+      })
+      yield* Effect.withTracer(
+        Effect.gen(function*() {
+          const server = yield* Server.make(path, TestApplication.handler)
+          yield* Client.request(path, "ping")
+          yield* server.stop
+          yield* server.join
+        }),
+        tracer
+      )
+      const named = (name: string) => spans.filter((span) => span.name === name)
+      assert.strictEqual(named("SimpleIpc.request").length, 1)
+      assert.strictEqual(named("SimpleIpc.serve").length, 1)
+      for (const span of [...named("SimpleIpc.request"), ...named("SimpleIpc.serve")]) {
+        assert.strictEqual(span.attributes.get("socket"), path)
+        assert.strictEqual(span.status._tag, "Ended")
+      }
+    }))
+
+  it.live("a socket directory writable by everyone without the sticky bit draws a warning", () =>
+    Effect.gen(function*() {
+      const shared = yield* tempDir
+      fs.chmodSync(shared, 0o777)
+      const sticky = yield* tempDir
+      fs.chmodSync(sticky, 0o1777)
+      const warnings: Array<string> = []
+      const logger = Logger.make(({ logLevel, message }) => {
+        if (logLevel === "Warn") warnings.push(String(message))
+      })
+      const start = (dir: string) =>
+        Effect.scoped(Server.make(nodePath.join(dir, "s"), TestApplication.handler)).pipe(
+          Effect.provide(Logger.layer([logger]))
+        )
+      yield* start(shared)
+      assert.strictEqual(warnings.length, 1)
+      assert.include(warnings[0]!, "writable by every user")
+      assert.include(warnings[0]!, shared)
+      yield* start(sticky)
+      assert.strictEqual(warnings.length, 1)
+    }))
+})

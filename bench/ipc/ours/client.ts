@@ -3,7 +3,8 @@
  * benchmark driver:
  * `node bench/ipc/ours/client.ts <workload> <socketPath> [k=v...]`.
  */
-import { Effect, Stream } from "effect"
+import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
 import * as Client from "../../../dist/client/Client.js"
 import { type IpcClient, runClientDriver } from "../driver.ts"
 

@@ -3,7 +3,7 @@
  * the benchmark application as an Effect handler:
  * `node bench/ipc/ours/server.ts <socketPath>`.
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import * as Server from "../../../dist/server/Server.js"
 import type { SocketError } from "../../../dist/transport/Connection.js"
 import { parseCommand, sendbytesAnswer, STREAM_CHUNK_SIZE } from "../app.ts"

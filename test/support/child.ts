@@ -41,9 +41,24 @@ export const killAndWait = (child: ChildProcess, signal: NodeJS.Signals) =>
  */
 export const startDaemon = (path: string, threads?: number) =>
   Effect.tap(
-    spawnScoped([supportFile("daemon.ts"), path, ...(threads === undefined ? [] : [String(threads)])]),
+    // --expose-gc lets a test ask the daemon for its memory after a full
+    // collection (see daemon.ts).
+    spawnScoped(["--expose-gc", supportFile("daemon.ts"), path, ...(threads === undefined ? [] : [String(threads)])], {
+      stdio: "pipe"
+    }),
     () => waitUntil(listening(path))
   )
+
+/**
+ * The daemon's resident memory, in MiB, after a full garbage collection:
+ * memory still held then is held for good, where a reading taken at any
+ * moment depends on how much garbage happens to be waiting for collection.
+ */
+export const settledRssMiB = (daemon: ChildProcess) =>
+  Effect.callback<number>((resume) => {
+    daemon.stdout!.once("data", (line: Buffer) => resume(Effect.succeed(JSON.parse(String(line)).rss / 1048576)))
+    daemon.kill("SIGUSR2")
+  })
 
 /**
  * Starts a child that takes the lock file `lock` and holds it until killed,

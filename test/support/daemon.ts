@@ -7,6 +7,13 @@ import * as Server from "../../src/server/Server.ts"
 import * as TestApplication from "../../src/testapp/TestApplication.ts"
 
 const path = process.argv[2]!
+
+// On SIGUSR2, a full collection (when run with --expose-gc), then the
+// process's memory as one line of JSON on stdout.
+process.on("SIGUSR2", () => {
+  ;(globalThis as { gc?: () => void }).gc?.()
+  process.stdout.write(`${JSON.stringify(process.memoryUsage())}\n`)
+})
 Effect.runPromise(Server.run(path, TestApplication.handler, { threads: Number(process.argv[3] ?? 4) })).then(
   () => process.exit(0),
   (error) => {

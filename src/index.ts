@@ -87,7 +87,7 @@ export * as TypedClient from "./typed/TypedClient.ts"
  *
  * @since 0.1.0
  */
-export * as AutoStart from "./typed/AutoStart.ts"
+export * as AutoStart from "./client/AutoStart.ts"
 
 /**
  * Server metrics: what is counted and why connections are dropped.

@@ -5,17 +5,16 @@
  *
  * @since 0.1.0
  */
-import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
-import { spawn } from "node:child_process"
 import * as nodePath from "node:path"
 import { fileURLToPath } from "node:url"
 import * as Client from "../client/Client.ts"
 import * as Server from "../server/Server.ts"
 import * as TestApplication from "../testapp/TestApplication.ts"
+import * as AutoStart from "../client/AutoStart.ts"
 import * as Probe from "./Probe.ts"
 import * as Send from "./Send.ts"
 
@@ -84,32 +83,6 @@ const entryPoint = (): string => {
 const seconds = (n: number) => `${n} s`
 
 /**
- * Polls `path` every 50 ms until it is listening. Not listening (yet) is
- * retried until `maxWait` seconds have passed; a path that can never work
- * (not a socket, say) fails at once, as waiting would not help.
- */
-const awaitListening = (path: string, maxWait: number) =>
-  Client.activeState(path).pipe(
-    Effect.flatMap((state): Effect.Effect<void, DaemonStartError> => {
-      switch (state) {
-        case "Listening":
-          return Effect.void
-        case "NotListening":
-        case "PathNotFound":
-          return Effect.fail(new DaemonStartError({ path, reason: "Timeout", detail: seconds(maxWait) }))
-        default:
-          return Effect.fail(
-            new DaemonStartError({ path, reason: "Unusable", detail: new Client.ConnectError({ path, state }).message })
-          )
-      }
-    }),
-    Effect.retry({
-      while: (error) => error.reason === "Timeout",
-      schedule: Schedule.spaced(Duration.millis(50)).pipe(Schedule.upTo({ duration: Duration.seconds(maxWait) }))
-    })
-  )
-
-/**
  * Starts `run-daemon` with the same name and threads in the background, in
  * its own session with no standard input, output or error, so that it
  * outlives this process and its terminal. Waits until the path is
@@ -124,44 +97,30 @@ export const startDaemon = (options: {
   readonly name: string
   readonly threads: number
   readonly maxWait: number
-}): Effect.Effect<void, DaemonStartError> =>
-  Effect.scoped(Effect.gen(function*() {
-    const path = options.name
-    const died = yield* Deferred.make<never, DaemonStartError>()
-    yield* Effect.acquireRelease(
-      Effect.sync(() => {
-        const child = spawn(
-          process.execPath,
-          [...process.execArgv, entryPoint(), "run-daemon", `--name=${path}`, `--threads=${options.threads}`],
-          { detached: true, stdio: "ignore", windowsHide: true }
-        )
-        // Listeners go on at once: a failed spawn reports its error on the
-        // next tick, and an unheard error event would crash this process.
-        child.on("error", (error) =>
-          Deferred.doneUnsafe(died, Effect.fail(new DaemonStartError({ path, reason: "SpawnFailed", detail: error.message }))))
-        child.on("exit", (code, signal) =>
-          Deferred.doneUnsafe(
-            died,
-            Effect.fail(
-              new DaemonStartError({
-                path,
-                reason: "Terminated",
-                detail: code !== null ? `exited with code ${code}` : `was killed by ${signal}`
-              })
-            )
-          ))
-        return child
-      }),
-      // Whatever the outcome, the child is on its own from now on.
-      (child) =>
-        Effect.sync(() => {
-          child.removeAllListeners()
-          child.on("error", () => {})
-          child.unref()
-        })
-    )
-    yield* Effect.raceFirst(awaitListening(path, options.maxWait), Deferred.await(died))
-  }))
+}): Effect.Effect<void, DaemonStartError> => {
+  const path = options.name
+  return AutoStart.start(path, {
+    command: process.execPath,
+    args: [...process.execArgv, entryPoint(), "run-daemon", `--name=${path}`, `--threads=${options.threads}`],
+    startTimeout: Duration.seconds(options.maxWait),
+    // Git's tool reports a daemon that died at once; no other starter is
+    // expected to take its place.
+    exitGrace: Duration.zero
+  }).pipe(
+    Effect.mapError((error) => {
+      switch (error.reason) {
+        case "SpawnFailed":
+          return new DaemonStartError({ path, reason: "SpawnFailed", detail: error.detail })
+        case "Exited":
+          return new DaemonStartError({ path, reason: "Terminated", detail: error.detail })
+        case "Unreachable":
+          return new DaemonStartError({ path, reason: "Unusable", detail: error.detail })
+        case "Timeout":
+          return new DaemonStartError({ path, reason: "Timeout", detail: seconds(options.maxWait) })
+      }
+    })
+  )
+}
 
 /**
  * Asks the server at `name` (which must be listening) to quit, then checks

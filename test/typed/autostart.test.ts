@@ -8,7 +8,7 @@ import * as fs from "node:fs"
 import * as nodePath from "node:path"
 import { fileURLToPath } from "node:url"
 import * as Client from "../../src/client/Client.ts"
-import * as AutoStart from "../../src/typed/AutoStart.ts"
+import * as AutoStart from "../../src/client/AutoStart.ts"
 import * as TypedClient from "../../src/typed/TypedClient.ts"
 import { nodeBinary } from "../support/child.ts"
 import { waitUntil } from "../support/raw.ts"
@@ -122,7 +122,7 @@ describe("auto-start", () => {
       const exited = yield* Effect.flip(exits.whoami())
       assert.strictEqual(exited._tag, "AutoStartError")
       assert.strictEqual((exited as AutoStart.AutoStartError).reason, "Exited")
-      assert.include(exited.message, "exit code 3")
+      assert.include(exited.message, "exited with code 3")
 
       const missing = TypedClient.make(
         DaemonProtocol,

@@ -17,7 +17,7 @@ import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { spawn } from "node:child_process"
-import * as ByteClient from "../client/Client.ts"
+import * as ByteClient from "./Client.ts"
 
 /**
  * How to start the daemon. The command runs detached from this process,
@@ -37,6 +37,14 @@ export interface Options extends ByteClient.RequestOptions {
   readonly startTimeout?: Duration.Input | undefined
   /** How often to probe the path meanwhile. Default 50 ms. */
   readonly pollInterval?: Duration.Input | undefined
+  /**
+   * After the daemon we started exits, how long to keep waiting for the
+   * path to be listening. When several clients race to start a daemon, the
+   * losers' daemons exit ("address in use", the winner already listens, or
+   * after the lock's 100 ms while the winner binds); past this, the daemon
+   * itself is failing. Default 1 s; 0 reports the exit at once.
+   */
+  readonly exitGrace?: Duration.Input | undefined
 }
 
 /**
@@ -61,7 +69,7 @@ export class AutoStartError extends Schema.TaggedError<AutoStartError>()("AutoSt
       case "SpawnFailed":
         return `could not start '${this.command}' for '${this.path}': ${this.detail}`
       case "Exited":
-        return `'${this.command}' exited (${this.detail}) and nothing listens at '${this.path}'; run it by hand to see why`
+        return `'${this.command}' ${this.detail} and nothing listens at '${this.path}'; run it by hand to see why`
       case "Timeout":
         return `nothing listens at '${this.path}' ${this.detail} after starting '${this.command}'`
       case "Unreachable":
@@ -79,21 +87,37 @@ export class AutoStartError extends Schema.TaggedError<AutoStartError>()("AutoSt
 export type TransportError = ByteClient.ConnectError | ByteClient.RequestError | AutoStartError
 
 /**
- * After our daemon exits, how long the path may still take to be
- * listening. A daemon that lost the race exits at once ("address in use",
- * the winner already listens) or after the lock's 100 ms (the winner is
- * binding); past this, the daemon itself is failing.
+ * Polls until `path` is listening; fails with `Timeout` when time is up.
+ * A path that can never work (not a socket, say) fails at once with
+ * `Unreachable`: waiting would not help.
  */
-const AFTER_EXIT = Duration.seconds(1)
-
-const isListening = (path: string) =>
-  Effect.filterOrFail(ByteClient.activeState(path), (state) => state === "Listening", (state) => state)
-
-/** Polls until `path` is listening; fails with the last state when time is up. */
-const waitListening = (path: string, interval: Duration.Input, total: Duration.Input) =>
-  Effect.retry(isListening(path), { schedule: Schedule.spaced(interval).pipe(Schedule.upTo({ duration: total })) }).pipe(
-    Effect.asVoid
+const waitListening = (path: string, command: string, interval: Duration.Input, total: Duration.Input) =>
+  Effect.flatMap(ByteClient.activeState(path), (state): Effect.Effect<void, AutoStartError> => {
+    switch (state) {
+      case "Listening":
+        return Effect.void
+      case "NotListening":
+      case "PathNotFound":
+        return Effect.fail(
+          new AutoStartError({ path, command, reason: "Timeout", detail: `within ${Duration.format(Duration.fromInputUnsafe(total))}` })
+        )
+      default:
+        return Effect.fail(unreachable(path, command, state))
+    }
+  }).pipe(
+    Effect.retry({
+      while: (error) => error.reason === "Timeout",
+      schedule: Schedule.spaced(interval).pipe(Schedule.upTo({ duration: total }))
+    })
   )
+
+const unreachable = (path: string, command: string, state: ByteClient.ConnectError["state"]) =>
+  new AutoStartError({
+    path,
+    command,
+    reason: "Unreachable",
+    detail: new ByteClient.ConnectError({ path, state }).message
+  })
 
 interface Exit {
   readonly code: number | null
@@ -108,7 +132,8 @@ const spawnDetached = (path: string, options: Options) =>
       detached: true,
       stdio: "ignore",
       cwd: options.cwd,
-      env: options.env
+      env: options.env,
+      windowsHide: true
     })
     child.once("error", (error) =>
       resume(Effect.fail(new AutoStartError({ path, command: options.command, reason: "SpawnFailed", detail: error.message }))))
@@ -131,18 +156,22 @@ export const start = (path: string, options: Options): Effect.Effect<void, AutoS
   Effect.gen(function*() {
     const exited = yield* spawnDetached(path, options)
     const interval = options.pollInterval ?? Duration.millis(50)
-    const timeout = options.startTimeout ?? Duration.seconds(10)
-    const fail = (reason: "Exited" | "Timeout", detail: string) =>
-      new AutoStartError({ path, command: options.command, reason, detail })
-    const within = `within ${Duration.format(Duration.fromInputUnsafe(timeout))}`
-    // Done when the path listens; failed when time runs out, or soon after
-    // our daemon exits without anyone listening.
+    // Done when the path listens; failed when time runs out, or once our
+    // daemon has exited and no other one listens within the grace period.
     yield* Effect.raceFirst(
-      Effect.mapError(waitListening(path, interval, timeout), () => fail("Timeout", within)),
+      waitListening(path, options.command, interval, options.startTimeout ?? Duration.seconds(10)),
       Effect.flatMap(Deferred.await(exited), (exit) =>
         Effect.mapError(
-          waitListening(path, interval, AFTER_EXIT),
-          () => fail("Exited", exit.signal !== null ? `signal ${exit.signal}` : `exit code ${exit.code}`)
+          waitListening(path, options.command, interval, options.exitGrace ?? Duration.seconds(1)),
+          (error) =>
+            error.reason === "Timeout"
+              ? new AutoStartError({
+                path,
+                command: options.command,
+                reason: "Exited",
+                detail: exit.signal !== null ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`
+              })
+              : error
         ))
     )
   })
@@ -177,9 +206,7 @@ export const ensureRunning = (path: string, options: Options): Effect.Effect<voi
         return Effect.flatMap(accepts(path), (up) => up ? Effect.void : start(path, options))
       case "InvalidPath":
       case "OtherError":
-        return Effect.fail(
-          new AutoStartError({ path, command: options.command, reason: "Unreachable", detail: `the path is ${state}` })
-        )
+        return Effect.fail(unreachable(path, options.command, state))
     }
   })
 

@@ -242,19 +242,22 @@ export const makeUnsafe = (socket: net.Socket, path: string): Connection => {
   const write = (chunks: ReadonlyArray<Uint8Array>): Effect.Effect<void, SocketError> =>
     Effect.suspend(() => {
       if (failure !== undefined || socket.destroyed || socket.writableEnded) return Effect.fail(writeError(failure))
-      let ok = true
-      for (const chunk of chunks) {
-        if (chunk.length >= GATHER_LIMIT) {
-          flushGathered()
-          ok = socket.write(chunk)
-          continue
+      if (chunks.some((chunk) => chunk.length >= GATHER_LIMIT)) {
+        // A large payload goes as it is, with what was gathered before it
+        // and the headers around it, in one gathered system call.
+        socket.cork()
+        flushGathered()
+        for (const chunk of chunks) socket.write(chunk)
+        socket.uncork()
+      } else {
+        for (const chunk of chunks) {
+          if (gatheredBytes === 0) process.nextTick(flushGathered)
+          gathered.push(chunk)
+          gatheredBytes += chunk.length
+          if (gatheredBytes >= GATHER_LIMIT) flushGathered()
         }
-        if (gatheredBytes === 0) process.nextTick(flushGathered)
-        gathered.push(chunk)
-        gatheredBytes += chunk.length
-        if (gatheredBytes >= GATHER_LIMIT) flushGathered()
       }
-      return ok && !socket.writableNeedDrain ? Effect.void : drained
+      return socket.writableNeedDrain ? drained : Effect.void
     })
 
   const end = (last?: Uint8Array) =>

@@ -54,6 +54,8 @@ const simpleIpc = (args: ReadonlyArray<string>) =>
     child.stderr.on("data", (chunk: Buffer) => stderr.push(chunk))
     child.on("close", (code) =>
       resume(Effect.succeed({ code, stdout: Buffer.concat(stdout), stderr: Buffer.concat(stderr).toString() })))
+    // A failed spawn is an error event, which would otherwise crash the demo.
+    child.on("error", (error) => resume(Effect.succeed({ code: null, stdout: Buffer.alloc(0), stderr: error.message })))
     return Effect.sync(() => child.kill("SIGKILL"))
   })
 

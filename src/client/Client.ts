@@ -224,7 +224,10 @@ export const sendCommand = (
   connection: Connection.Connection,
   request: Uint8Array | string
 ): Effect.Effect<Uint8Array, RequestError> =>
-  Effect.andThen(Connection.writeMessage(connection, toBytes(request)), Connection.readMessage(connection))
+  Effect.andThen(
+    Connection.writeMessage(connection, toBytes(request)),
+    Connection.readMessage(connection, { maxBytes: defaultMaxResponseBytes })
+  )
 
 /**
  * Sends `request` on a connection and streams the response's payload

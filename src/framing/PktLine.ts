@@ -114,7 +114,7 @@ export class PktLineError extends Schema.TaggedError<PktLineError>()("PktLineErr
       case "UnexpectedEnd":
         return `the remote end hung up unexpectedly (input ended inside a ${this.within ?? "message"})`
       case "MessageTooLarge":
-        return `message exceeds the limit of ${this.limit} bytes`
+        return `message exceeds the limit of ${this.limit} bytes (raise maxRequestBytes on the server, or maxResponseBytes on the client)`
     }
   }
 }
@@ -207,8 +207,7 @@ export const encodePacket = (packet: Packet): Array<Uint8Array> => {
  * @category encoding
  */
 export const encodePackets = <E, R>(self: Stream.Stream<Packet, E, R>): Stream.Stream<Uint8Array, E, R> =>
-  Stream.mapArray(self, (packets) => packets.flatMap(encodePacket) as unknown as Arr.NonEmptyReadonlyArray<Uint8Array>)
-    .pipe(Stream.filter((bytes) => bytes.length > 0))
+  Stream.flattenIterable(Stream.map(self, encodePacket))
 
 /**
  * Encodes a message given as a stream of chunks: each chunk becomes one or
@@ -316,11 +315,6 @@ export class PacketDecoder {
   private readonly fragments: boolean
   constructor(fragments = false) {
     this.fragments = fragments
-  }
-
-  /** Whether the current input piece still holds unread bytes. */
-  get hasInput(): boolean {
-    return this.pos < this.chunk.length
   }
 
   /**

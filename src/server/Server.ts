@@ -12,6 +12,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
 import * as Pull from "effect/Pull"
 import * as Queue from "effect/Queue"
 import * as Schedule from "effect/Schedule"
@@ -78,7 +79,7 @@ export const streamHandler = <E, R>(
  * @since 0.1.0
  * @category models
  */
-export interface Options extends Listener.Options {
+export interface Options extends Omit<Listener.Options, "onAccept"> {
   /** How many requests are served at once (Git's `nr_threads`). Default 5, at least 1. */
   readonly threads?: number | undefined
   /** Accepted connections waiting for a worker; a connection beyond it is closed at once. Default `threads × 100`. */
@@ -149,7 +150,7 @@ export const make = <E, R>(
 ): Effect.Effect<Server, StartError, Scope.Scope | R> =>
   Effect.gen(function*() {
     const threads = Math.max(1, Math.floor(options?.threads ?? 5))
-    const metrics = ServerMetrics.recorder(path, yield* Effect.context<never>())
+    const metrics = recorder(path, yield* Effect.context<never>())
     const listener = yield* Listener.make(path, {
       ...options,
       queueCapacity: options?.queueCapacity ?? threads * 100,
@@ -182,11 +183,24 @@ export const make = <E, R>(
       handlerTimeout: options?.handlerTimeout
     })
 
+    // Between taking a connection and serving it, an interruption (a stop
+    // whose grace period ran out) must not lose the socket: it is only
+    // interruptible while waiting, and closed whatever happens after.
+    const take = Effect.uninterruptibleMask((restore) =>
+      Effect.flatMap(restore(Queue.take(listener.accepted)), (socket) =>
+        Effect.ensuring(
+          restore(serve(socket)),
+          Effect.sync(() => {
+            active.delete(socket)
+            socket.destroy()
+          })
+        ))
+    )
     const workers = yield* Effect.forEach(
       Array.from({ length: threads }),
       () =>
         Effect.forkScoped(
-          Pull.catchDone(Effect.forever(Effect.flatMap(Queue.take(listener.accepted), serve)), () => Effect.void).pipe(
+          Pull.catchDone(Effect.forever(take), () => Effect.void).pipe(
             Effect.annotateLogs({ socket: path })
           )
         ),
@@ -235,6 +249,44 @@ export const run = <E, R>(
   options?: Options
 ): Effect.Effect<void, StartError, R> => Effect.scoped(Effect.flatMap(make(path, handler, options), (server) => server.join))
 
+/**
+ * The metric series of one server, bound to its socket path and to the
+ * context its metrics registry lives in. Updates are synchronous and
+ * allocate nothing, so they can run on every request and inside socket
+ * callbacks.
+ */
+interface Recorder {
+  readonly accepted: () => void
+  readonly served: () => void
+  readonly dropped: (reason: ServerMetrics.DropReason) => void
+  readonly bytesIn: (n: number) => void
+  readonly bytesOut: (n: number) => void
+}
+
+const recorder = (socket: string, context: Context.Context<never>): Recorder => {
+  const bind = (metric: Metric.Counter<number>, attributes: Record<string, string>) => {
+    const series = Metric.withAttributes(metric, attributes)
+    return (n: number) => series.updateUnsafe(n, context)
+  }
+  const accepted = bind(ServerMetrics.accepted, { socket })
+  const served = bind(ServerMetrics.served, { socket })
+  const drops = new Map<ServerMetrics.DropReason, (n: number) => void>()
+  return {
+    accepted: () => accepted(1),
+    served: () => served(1),
+    dropped: (reason) => {
+      let series = drops.get(reason)
+      if (series === undefined) {
+        series = bind(ServerMetrics.dropped, { socket, reason })
+        drops.set(reason, series)
+      }
+      series(1)
+    },
+    bytesIn: bind(ServerMetrics.bytesIn, { socket }),
+    bytesOut: bind(ServerMetrics.bytesOut, { socket })
+  }
+}
+
 interface Limits {
   readonly maxBytes: number
   readonly handlerTimeout: Duration.Input | undefined
@@ -281,7 +333,7 @@ const serveConnection = <E, R>(
   path: string,
   handler: Handler<E, R>,
   stop: Effect.Effect<void>,
-  metrics: ServerMetrics.Recorder,
+  metrics: Recorder,
   reading: IdleWatch,
   active: Set<net.Socket>,
   traced: boolean,
@@ -317,7 +369,8 @@ const serveConnection = <E, R>(
         metrics.bytesOut(bytesOut)
         metrics.served()
       })
-      return result === Quit ? Effect.andThen(end, stop) : end
+      // A quit stands even if its client is gone before the flush.
+      return result === Quit ? Effect.ensuring(end, stop) : end
     }),
     Effect.catchCause((cause) => {
       if (Cause.hasInterruptsOnly(cause)) return Effect.failCause(cause as Cause.Cause<never>)

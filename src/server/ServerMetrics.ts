@@ -6,7 +6,6 @@
  *
  * @since 0.1.0
  */
-import type * as Context from "effect/Context"
 import * as Metric from "effect/Metric"
 
 /**
@@ -84,48 +83,3 @@ export const bytesOut = Metric.counter("simple_ipc_bytes_out", {
   description: "Response payload bytes sent",
   incremental: true
 })
-
-/**
- * The series of one server, bound to its socket path and to the context
- * its metrics registry lives in. Updating is synchronous and allocation
- * free, so it can run on every request and inside socket callbacks.
- *
- * @since 0.1.0
- * @category models
- */
-export interface Recorder {
-  readonly accepted: () => void
-  readonly served: () => void
-  readonly dropped: (reason: DropReason) => void
-  readonly bytesIn: (n: number) => void
-  readonly bytesOut: (n: number) => void
-}
-
-/**
- * @since 0.1.0
- * @category constructors
- */
-export const recorder = (socket: string, context: Context.Context<never>): Recorder => {
-  const bind = (metric: Metric.Counter<number>) => {
-    const series = Metric.withAttributes(metric, { socket })
-    return (n: number) => series.updateUnsafe(n, context)
-  }
-  const accept = bind(accepted)
-  const serve = bind(served)
-  const drops = new Map<DropReason, (n: number) => void>()
-  return {
-    accepted: () => accept(1),
-    served: () => serve(1),
-    dropped: (reason) => {
-      let series = drops.get(reason)
-      if (series === undefined) {
-        const metric = Metric.withAttributes(dropped, { socket, reason })
-        series = (n) => metric.updateUnsafe(n, context)
-        drops.set(reason, series)
-      }
-      series(1)
-    },
-    bytesIn: bind(bytesIn),
-    bytesOut: bind(bytesOut)
-  }
-}

@@ -24,7 +24,7 @@ import * as SocketPath from "./SocketPath.ts"
  */
 export class SocketError extends Schema.TaggedError<SocketError>()("SocketError", {
   path: Schema.String,
-  operation: Schema.Literals(["connect", "read", "write", "listen"]),
+  operation: Schema.Literals(["connect", "read", "write"]),
   errno: Schema.optional(Schema.String),
   reason: Schema.String
 }) {
@@ -72,23 +72,13 @@ const HIGH_WATER_MARK = 1024 * 1024
 const errnoOf = (error: unknown): string | undefined => (error as NodeJS.ErrnoException | undefined)?.code
 
 /**
- * Wraps a connected socket. The scope owns it: closing the scope destroys
- * the socket, whatever state it is in.
+ * Wraps a connected socket. The caller owns the socket and must destroy it
+ * (a server closes each connection it serves; `connect` ties it to a
+ * scope).
  *
  * Every socket gets an `error` listener at once, because an unhandled
  * `error` event on any socket crashes the whole process; errors become
  * values of the operation that meets them.
- *
- * @since 0.1.0
- * @category constructors
- */
-export const fromSocket = (socket: net.Socket, path: string): Effect.Effect<Connection, never, Scope.Scope> =>
-  Effect.acquireRelease(Effect.sync(() => makeUnsafe(socket, path)), (connection) =>
-    Effect.sync(() => connection.socket.destroy()))
-
-/**
- * Wraps a connected socket without a scope: the caller owns the socket and
- * must destroy it. For hot paths that manage the socket's life themselves.
  *
  * @since 0.1.0
  * @category constructors

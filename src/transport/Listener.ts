@@ -19,6 +19,7 @@ import * as fs from "node:fs"
 import * as net from "node:net"
 import * as nodePath from "node:path"
 import * as Connection from "./Connection.ts"
+import * as FileIdentity from "./FileIdentity.ts"
 import * as Lockfile from "./Lockfile.ts"
 import * as SocketPath from "./SocketPath.ts"
 
@@ -112,10 +113,6 @@ export interface Listener {
   readonly remove: Effect.Effect<void>
 }
 
-interface Identity {
-  readonly ino: number
-  readonly dev: number
-}
 
 const errnoOf = (error: unknown): string => (error as NodeJS.ErrnoException).code ?? "EIO"
 
@@ -144,15 +141,17 @@ const clearStale = (path: string) =>
     const stats = yield* Effect.try({ try: () => lstat(path), catch: (e) => failed(path, e) })
     if (stats === undefined) return
     if (!stats.isSocket()) return yield* new ListenError({ path, reason: "NotASocket", detail: kindOf(stats) })
-    // Only a refusal proves the socket stale. Any other failure (a full
+    // Only a refusal proves the socket stale (or its vanishing, when a
+    // stopping server removes it meanwhile). Any other failure (a full
     // backlog answers EAGAIN) may come from a live, busy server, whose
     // socket must not be taken.
     const live = yield* Effect.scoped(Connection.connect(path)).pipe(
       Effect.as(true),
-      Effect.catch((error) => Effect.succeed(error.errno !== "ECONNREFUSED" && error.errno !== "ENOENT"))
+      Effect.catchTag("SocketError", (error) =>
+        Effect.succeed(error.errno !== "ECONNREFUSED" && error.errno !== "ENOENT"))
     )
     if (live) return yield* new ListenError({ path, reason: "AddressInUse" })
-    yield* Effect.try({ try: () => fs.unlinkSync(path), catch: (e) => failed(path, e) })
+    yield* Effect.try({ try: () => fs.rmSync(path, { force: true }), catch: (e) => failed(path, e) })
   })
 
 const bind = (path: string, address: string, backlog: number) =>
@@ -168,31 +167,6 @@ const bind = (path: string, address: string, backlog: number) =>
       resume(Effect.succeed(server))
     })
     return Effect.sync(() => server.close())
-  })
-
-/**
- * Removes the socket file at the end, but only while it is still the one we
- * bound: a server whose socket was stolen must not delete the new owner's.
- */
-const removeIfOurs = (path: string, identity: Identity | undefined) =>
-  Effect.sync(() => {
-    if (identity === undefined) return
-    try {
-      const now = fs.lstatSync(path)
-      if (now.isSocket() && now.ino === identity.ino && now.dev === identity.dev) fs.unlinkSync(path)
-    } catch {
-      // Gone already.
-    }
-  })
-
-const sameFile = (path: string, identity: Identity) =>
-  Effect.sync(() => {
-    try {
-      const now = fs.lstatSync(path)
-      return now.ino === identity.ino && now.dev === identity.dev
-    } catch {
-      return false
-    }
   })
 
 /**
@@ -257,14 +231,19 @@ export const make = (
     // The lock is held only while starting, in a scope of its own.
     const lockScope = yield* Scope.fork(scope)
     yield* Scope.provide(
-      Lockfile.acquire(`${path}.lock`, { timeout: options?.lockTimeout, staleAfter: options?.lockStaleAfter }),
+      Lockfile.acquire(`${path}.lock`, { timeout: options?.lockTimeout, staleAfter: options?.lockStaleAfter, guarding: path }),
       lockScope
     )
     yield* clearStale(path)
 
-    let identity: Identity | undefined
-    yield* Effect.addFinalizer(() => removeIfOurs(path, identity))
-    const address = yield* SocketPath.address(temporary)
+    // The socket file goes at the end, but only while it is still the one
+    // we bound: a server whose socket was stolen must not delete the new
+    // owner's.
+    let identity: FileIdentity.Identity | undefined
+    const removeIfOurs = Effect.sync(() => {
+      if (identity !== undefined) FileIdentity.removeIfAt(path, identity, (stats) => stats.isSocket())
+    })
+    yield* Effect.addFinalizer(() => removeIfOurs)
     const queue = yield* Queue.bounded<net.Socket, Cause.Done>(Math.max(1, options?.queueCapacity ?? 500))
     const closeWith = (server: net.Server) =>
       Effect.gen(function*() {
@@ -275,7 +254,8 @@ export const make = (
         return waiting.length
       })
     const server = yield* Effect.acquireRelease(
-      Effect.tap(bind(path, address, options?.backlog ?? 50), (server) =>
+      // The directory descriptor a long path needs is only needed to bind.
+      Effect.tap(Effect.scoped(Effect.flatMap(SocketPath.address(temporary), (address) => bind(path, address, options?.backlog ?? 50))), (server) =>
         Effect.sync(() => {
           server.on("connection", (socket: net.Socket) => {
             // An unhandled error event on any socket would crash the process.
@@ -308,7 +288,7 @@ export const make = (
           throw error
         }
         const stats = fs.lstatSync(path)
-        identity = { ino: stats.ino, dev: stats.dev }
+        identity = FileIdentity.of(stats)
       },
       catch: (e) => failed(path, e)
     })
@@ -316,7 +296,7 @@ export const make = (
     yield* warnIfDirectoryIsShared(directory)
 
     const owned = identity!
-    const isStillOurs = sameFile(path, owned)
+    const isStillOurs = Effect.sync(() => FileIdentity.isAt(path, owned))
     // A watch on the directory notices a stolen socket at once; the periodic
     // check covers file systems where watching does not report. The first
     // check runs at once, for a change made before the watch began.
@@ -336,6 +316,6 @@ export const make = (
       close,
       isStillOurs,
       stolen,
-      remove: Effect.andThen(close, removeIfOurs(path, owned))
+      remove: Effect.andThen(close, removeIfOurs)
     } satisfies Listener
   })

@@ -21,6 +21,7 @@ import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import { randomBytes } from "node:crypto"
 import * as fs from "node:fs"
+import * as FileIdentity from "./FileIdentity.ts"
 
 /**
  * The lock could not be taken.
@@ -37,18 +38,21 @@ export class LockError extends Schema.TaggedError<LockError>()("LockError", {
   path: Schema.String,
   reason: Schema.Literals(["Held", "NotALockFile", "Failed"]),
   errno: Schema.optional(Schema.String),
-  owner: Schema.optional(Schema.Number)
+  owner: Schema.optional(Schema.Number),
+  /** The socket path the lock guards, when it guards one. */
+  guarding: Schema.optional(Schema.String)
 }) {
   override get message(): string {
     switch (this.reason) {
       case "Held":
-        return `could not take lock '${this.path}': File exists (another server is starting on this path${
+        // Worded as Git words it, with what to do about it after.
+        return `${this.guarding === undefined ? `could not take lock '${this.path}'` : `could not start server on: '${this.guarding}'`}: File exists (lock '${this.path}' is held by another server starting${
           this.owner === undefined ? "" : `, process ${this.owner}`
-        }; if none is, remove the file)`
+        }; if none is, remove the lock file)`
       case "NotALockFile":
         return `could not take lock '${this.path}': it exists and is not a regular file; remove it or choose another path`
       case "Failed":
-        return `could not take lock '${this.path}': ${this.errno}`
+        return `could not take lock '${this.path}': ${this.errno} (check that the directory exists and is writable)`
     }
   }
 }
@@ -65,6 +69,8 @@ export interface Options {
    * may have been reused). Starting takes milliseconds; default 60 s.
    */
   readonly staleAfter?: Duration.Input | undefined
+  /** The socket path the lock guards, named in its errors. */
+  readonly guarding?: string | undefined
 }
 
 /**
@@ -188,7 +194,7 @@ const breakIfStale = (path: string, staleAfterMs: number): true | LockError => {
     const again = inspect()
     if (again === undefined) return true
     if (again instanceof LockError) return again
-    if (again.stale && again.stats.ino === first.stats.ino && again.stats.dev === first.stats.dev) {
+    if (again.stale && FileIdentity.isAt(path, FileIdentity.of(first.stats))) {
       // Renamed aside, then removed: never unlinking a name that another
       // starter might reuse between our check and our removal.
       const aside = `${path}.stale-${randomBytes(6).toString("hex")}`
@@ -221,14 +227,7 @@ const tryAcquire = (path: string, staleAfterMs: number) =>
  * lock broken and retaken by someone else is left alone.
  */
 const release = (path: string, created: fs.Stats) =>
-  Effect.sync(() => {
-    try {
-      const now = fs.lstatSync(path)
-      if (now.ino === created.ino && now.dev === created.dev) fs.unlinkSync(path)
-    } catch {
-      // Already gone: nothing to release.
-    }
-  })
+  Effect.sync(() => FileIdentity.removeIfAt(path, FileIdentity.of(created)))
 
 /**
  * Takes the lock file `path` for the life of the scope, retrying with
@@ -242,8 +241,20 @@ export const acquire = (path: string, options?: Options): Effect.Effect<void, Lo
   const timeout = Duration.fromInputUnsafe(options?.timeout ?? Duration.millis(100))
   const staleAfter = Duration.toMillis(options?.staleAfter ?? Duration.seconds(60))
   const schedule = Schedule.exponential(Duration.millis(2), 2).pipe(Schedule.upTo({ duration: timeout }))
+  const guarding = options?.guarding
   return Effect.acquireRelease(
-    tryAcquire(path, staleAfter).pipe(Effect.retry({ schedule, while: (e) => e.reason === "Held" })),
+    tryAcquire(path, staleAfter).pipe(
+      Effect.retry({ schedule, while: (e) => e.reason === "Held" }),
+      Effect.mapError((e) =>
+        guarding === undefined ? e : new LockError({
+          path: e.path,
+          reason: e.reason,
+          guarding,
+          ...(e.errno === undefined ? {} : { errno: e.errno }),
+          ...(e.owner === undefined ? {} : { owner: e.owner })
+        })
+      )
+    ),
     (created) => release(path, created)
   ).pipe(Effect.asVoid)
 }

@@ -48,9 +48,8 @@ export class SocketPathError extends Schema.TaggedError<SocketPathError>()("Sock
  * into `\`. A relative path is resolved against `cwd`.
  *
  * The transport uses it on Windows (`process.platform === "win32"`),
- * where Node's `net` module speaks named pipes. Continuous integration here
- * runs on Linux only: this mapping is tested as a function, but no named
- * pipe is ever opened by the test suite.
+ * where Node's `net` module speaks named pipes. The mapping is a pure
+ * function, tested as such; the test suite opens no named pipe.
  *
  * @since 0.1.0
  * @category windows

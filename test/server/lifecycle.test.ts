@@ -4,6 +4,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Duration, Effect, Exit, Fiber, Layer, Scope, Stream } from "effect"
 import * as fs from "node:fs"
+import * as net from "node:net"
 import * as nodePath from "node:path"
 import * as Client from "../../src/client/Client.ts"
 import * as Server from "../../src/server/Server.ts"
@@ -60,7 +61,8 @@ describe("startup", () => {
       const waited = Date.now() - started
       assert.strictEqual(error._tag, "LockError")
       assert.strictEqual((error as { reason: string }).reason, "Held")
-      assert.include(error.message, "File exists")
+      // Worded as Git words it.
+      assert.isTrue(error.message.startsWith(`could not start server on: '${path}': File exists`), error.message)
       assert.isAtLeast(waited, 90)
       assert.strictEqual(fs.readFileSync(`${path}.lock`, "utf8"), "someone else\n")
       assert.isFalse(fs.existsSync(path))
@@ -80,6 +82,26 @@ describe("startup", () => {
       }
       assert.deepStrictEqual(fs.readdirSync(dir), [])
       assert.strictEqual(openFds(), fdsBefore)
+    }))
+})
+
+describe("quit", () => {
+  it.live("a quit stands even when its client hangs up before the flush", () =>
+    Effect.gen(function*() {
+      const path = yield* socketPath()
+      const server = yield* Server.make(path, TestApplication.handler)
+      // The client sends quit and hangs up as soon as it has gone out.
+      yield* Effect.callback<void>((resume) => {
+        const socket = net.connect(path, () => {
+          socket.write(Buffer.from("0008quit0000"), () => {
+            socket.destroy()
+            resume(Effect.void)
+          })
+        })
+        socket.on("error", () => {})
+      })
+      yield* Effect.timeout(server.join, Duration.seconds(5))
+      assert.isFalse(fs.existsSync(path))
     }))
 })
 

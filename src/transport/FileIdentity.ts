@@ -1,0 +1,51 @@
+/**
+ * Which file a path names, by inode and device: how the lock file and the
+ * listener tell the file they created from one someone else put at the same
+ * path since, so that they never remove what is not theirs.
+ *
+ * @since 0.1.0
+ */
+import type * as fs from "node:fs"
+import * as nodeFs from "node:fs"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Identity {
+  readonly ino: number
+  readonly dev: number
+}
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const of = (stats: fs.Stats): Identity => ({ ino: stats.ino, dev: stats.dev })
+
+/**
+ * Whether `path` still names the file `identity` (and, if given, passes
+ * `check`). A symlink at the path is looked at, never followed.
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const isAt = (path: string, identity: Identity, check?: (stats: fs.Stats) => boolean): boolean => {
+  const now = nodeFs.lstatSync(path, { throwIfNoEntry: false })
+  return now !== undefined && now.ino === identity.ino && now.dev === identity.dev && (check?.(now) ?? true)
+}
+
+/**
+ * Removes `path` only while it still names the file `identity`: a file
+ * that has been replaced since is someone else's.
+ *
+ * @since 0.1.0
+ * @category mutations
+ */
+export const removeIfAt = (path: string, identity: Identity, check?: (stats: fs.Stats) => boolean): void => {
+  try {
+    if (isAt(path, identity, check)) nodeFs.unlinkSync(path)
+  } catch {
+    // Gone already: nothing to remove.
+  }
+}

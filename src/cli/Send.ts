@@ -12,6 +12,7 @@ import * as PktLine from "../framing/PktLine.ts"
 import * as Connection from "../transport/Connection.ts"
 import * as Output from "./Output.ts"
 import * as Probe from "./Probe.ts"
+import * as TestApplication from "../testapp/TestApplication.ts"
 
 const Failure = Schema.Union([
   Client.ConnectError,
@@ -121,12 +122,10 @@ export const send = (options: {
     if (response.length > 0) yield* Output.stdout(response, NEWLINE)
   })
 
-const SENDBYTES = "sendbytes "
-
 /** `sendbytes ` followed by `bytecount` copies of `byte`. */
 const ballast = (bytecount: number, byte: number): Uint8Array => {
-  const request = Buffer.alloc(SENDBYTES.length + bytecount, byte)
-  request.write(SENDBYTES, "latin1")
+  const request = Buffer.alloc(TestApplication.SENDBYTES.length + bytecount, byte)
+  request.write(TestApplication.SENDBYTES, "latin1")
   return request
 }
 

@@ -12,9 +12,9 @@ import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import * as Tracer from "effect/Tracer"
 import * as fs from "node:fs"
 import * as PktLine from "../framing/PktLine.ts"
+import * as Tracing from "../internal/Tracing.ts"
 import * as Connection from "../transport/Connection.ts"
 import type * as SocketPath from "../transport/SocketPath.ts"
 
@@ -257,7 +257,8 @@ export const request = (
   request: Uint8Array | string,
   options?: RequestOptions
 ): Effect.Effect<Uint8Array, ConnectError | RequestError> =>
-  traced(
+  Tracing.spanIfTraced(
+    "SimpleIpc.request",
     path,
     withTimeout(
       path,
@@ -270,15 +271,6 @@ export const request = (
     )
   )
 
-/**
- * A span around the request, when a tracer is installed to see it (a span
- * costs on every request).
- */
-const traced = <A, E, R>(path: string, effect: Effect.Effect<A, E, R>) =>
-  Effect.flatMap(Effect.tracer, (tracer) =>
-    tracer === Tracer.nativeTracer
-      ? effect
-      : effect.pipe(Effect.withSpan("SimpleIpc.request", { attributes: { socket: path } }, { captureStackTrace: false })))
 
 const withTimeout = <A, E, R>(path: string, effect: Effect.Effect<A, E, R>, timeout: Duration.Input | undefined) =>
   timeout === undefined ? effect : Effect.timeoutOrElse(effect, {

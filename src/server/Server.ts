@@ -18,9 +18,9 @@ import * as Queue from "effect/Queue"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import * as Tracer from "effect/Tracer"
 import type * as net from "node:net"
 import * as PktLine from "../framing/PktLine.ts"
+import * as Tracing from "../internal/Tracing.ts"
 import * as Connection from "../transport/Connection.ts"
 import * as Listener from "../transport/Listener.ts"
 import * as ServerMetrics from "./ServerMetrics.ts"
@@ -175,10 +175,7 @@ export const make = <E, R>(
         Effect.repeat(Effect.sync(() => reading.sweep(Date.now())), Schedule.spaced(Duration.millis(Math.min(idleMs / 4, 1000))))
       )
     }
-    // Spans cost on every request; without a tracer installed nobody could
-    // see them.
-    const traced = (yield* Effect.tracer) !== Tracer.nativeTracer
-    const serve = serveConnection(path, handler, stop, metrics, reading, active, traced, {
+    const serve = serveConnection(path, handler, stop, metrics, reading, active, {
       maxBytes: options?.maxRequestBytes ?? defaultMaxRequestBytes,
       handlerTimeout: options?.handlerTimeout
     })
@@ -336,7 +333,6 @@ const serveConnection = <E, R>(
   metrics: Recorder,
   reading: IdleWatch,
   active: Set<net.Socket>,
-  traced: boolean,
   limits: Limits
 ) =>
 (socket: net.Socket): Effect.Effect<void, never, R> => {
@@ -393,9 +389,7 @@ const serveConnection = <E, R>(
       socket.destroy()
     }))
   )
-  return traced
-    ? served.pipe(Effect.withSpan("SimpleIpc.serve", { attributes: { socket: path } }, { captureStackTrace: false }))
-    : served
+  return Tracing.spanIfTraced("SimpleIpc.serve", path, served)
 }
 
 /** Classifies why a connection ended without being served. */

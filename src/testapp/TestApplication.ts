@@ -36,7 +36,13 @@ const rows = (count: number) => {
   return out
 }
 
-const SENDBYTES = "sendbytes "
+/**
+ * The prefix of a `sendbytes` request; the ballast follows it.
+ *
+ * @since 0.1.0
+ * @category requests
+ */
+export const SENDBYTES = "sendbytes "
 
 /**
  * The `sendbytes` answer for a ballast: whether every byte equals the

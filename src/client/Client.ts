@@ -263,14 +263,22 @@ export const request = (
     withTimeout(
       path,
       Effect.acquireUseRelease(
-        open(path, { ...options, send: PktLine.encodeMessageChunks(toBytes(request)) }),
-        (connection) => connection.readMessage({ maxBytes: options?.maxResponseBytes ?? defaultMaxResponseBytes }),
+        Tracing.spanIfTraced(
+          "SimpleIpc.connect",
+          path,
+          open(path, { ...options, send: PktLine.encodeMessageChunks(toBytes(request)) })
+        ),
+        (connection) =>
+          Tracing.spanIfTraced(
+            "SimpleIpc.send",
+            path,
+            connection.readMessage({ maxBytes: options?.maxResponseBytes ?? defaultMaxResponseBytes })
+          ),
         (connection) => Effect.sync(() => connection.socket.destroy())
       ),
       options?.timeout
     )
   )
-
 
 const withTimeout = <A, E, R>(path: string, effect: Effect.Effect<A, E, R>, timeout: Duration.Input | undefined) =>
   timeout === undefined ? effect : Effect.timeoutOrElse(effect, {

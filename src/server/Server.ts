@@ -354,7 +354,11 @@ const serveConnection = <E, R>(
   // A client that hangs up before sending anything (a probe, "is anyone
   // listening?") or a malformed or incomplete request ends at the read,
   // without reaching the application.
-  const served = Connection.readMessage(connection, { maxBytes: limits.maxBytes }).pipe(
+  const served = Tracing.spanIfTraced(
+    "SimpleIpc.accept",
+    path,
+    Connection.readMessage(connection, { maxBytes: limits.maxBytes })
+  ).pipe(
     Effect.flatMap((request) => {
       reading.stop(socket)
       metrics.bytesIn(request.length)

@@ -3,7 +3,7 @@
  * for a socket directory anyone could tamper with.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Logger, Tracer } from "effect"
+import { Effect, Logger, Option, Tracer } from "effect"
 import * as fs from "node:fs"
 import * as nodePath from "node:path"
 import * as Client from "../../src/client/Client.ts"
@@ -12,7 +12,7 @@ import * as TestApplication from "../../src/testapp/TestApplication.ts"
 import { tempDir } from "../support/tempdir.ts"
 
 describe("observability", () => {
-  it.live("with a tracer installed, serving and requesting are spans carrying the socket path", () =>
+  it.live("with a tracer installed, connecting, sending, accepting and serving are spans carrying the socket path", () =>
     Effect.gen(function*() {
       const path = nodePath.join(yield* tempDir, "s")
       const spans: Array<Tracer.Span> = []
@@ -32,13 +32,21 @@ describe("observability", () => {
         }),
         tracer
       )
-      const named = (name: string) => spans.filter((span) => span.name === name)
-      assert.strictEqual(named("SimpleIpc.request").length, 1)
-      assert.strictEqual(named("SimpleIpc.serve").length, 1)
-      for (const span of [...named("SimpleIpc.request"), ...named("SimpleIpc.serve")]) {
-        assert.strictEqual(span.attributes.get("socket"), path)
-        assert.strictEqual(span.status._tag, "Ended")
+      const named = (name: string) => {
+        const found = spans.filter((span) => span.name === name)
+        assert.strictEqual(found.length, 1, name)
+        assert.strictEqual(found[0]!.attributes.get("socket"), path)
+        assert.strictEqual(found[0]!.status._tag, "Ended")
+        return found[0]!
       }
+      const request = named("SimpleIpc.request")
+      const serve = named("SimpleIpc.serve")
+      // Connecting and the exchange are parts of the request; reading the
+      // request it accepted is part of serving.
+      const parentOf = (span: Tracer.Span) => Option.getOrUndefined(span.parent)?.spanId
+      assert.strictEqual(parentOf(named("SimpleIpc.connect")), request.spanId)
+      assert.strictEqual(parentOf(named("SimpleIpc.send")), request.spanId)
+      assert.strictEqual(parentOf(named("SimpleIpc.accept")), serve.spanId)
     }))
 
   it.live("a socket directory writable by everyone without the sticky bit draws a warning", () =>

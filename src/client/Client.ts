@@ -17,6 +17,7 @@ import * as PktLine from "../framing/PktLine.ts"
 import * as Tracing from "../internal/Tracing.ts"
 import * as Connection from "../transport/Connection.ts"
 import type * as SocketPath from "../transport/SocketPath.ts"
+import { errnoOf, toBytes } from "../internal/Bytes.ts"
 
 /**
  * What is at a socket path, as Git's `ipc_get_active_state` answers it.
@@ -201,7 +202,7 @@ export const activeState = (path: string): Effect.Effect<ActiveState> =>
       try {
         stats = fs.lstatSync(path)
       } catch (error) {
-        const errno = (error as NodeJS.ErrnoException).code
+        const errno = errnoOf(error)
         return Effect.succeed<ActiveState>(errno === "ENOENT" || errno === "ENOTDIR" ? "NotListening" : "InvalidPath")
       }
       if (!stats.isSocket()) return Effect.succeed<ActiveState>("InvalidPath")
@@ -311,9 +312,6 @@ export const requestStream = (
   })
 }
 
-const encoder = new TextEncoder()
-
-const toBytes = (data: Uint8Array | string): Uint8Array => typeof data === "string" ? encoder.encode(data) : data
 
 /**
  * A client bound to one server path, as a service.

@@ -26,6 +26,7 @@ import * as Listener from "../transport/Listener.ts"
 import * as ServerMetrics from "./ServerMetrics.ts"
 import type * as Lockfile from "../transport/Lockfile.ts"
 import type * as SocketPath from "../transport/SocketPath.ts"
+import { toBytes } from "../internal/Bytes.ts"
 
 /**
  * What a handler returns to ask the server to shut down after this
@@ -133,7 +134,6 @@ export interface Server {
  */
 export type StartError = Listener.ListenError | Lockfile.LockError | SocketPath.SocketPathError
 
-const encoder = new TextEncoder()
 
 /**
  * Starts a server at `path` (see {@link Listener.make} for the startup
@@ -340,7 +340,7 @@ const serveConnection = <E, R>(
   const connection = Connection.makeUnsafe(socket, path)
   let bytesOut = 0
   const reply: Reply = (chunk) => {
-    const bytes = typeof chunk === "string" ? encoder.encode(chunk) : chunk
+    const bytes = toBytes(chunk)
     if (bytes.length === 0) return Effect.void
     bytesOut += bytes.length
     return connection.write(PktLine.frame(bytes))

@@ -14,6 +14,7 @@ import type * as Arr from "effect/Array"
 import * as net from "node:net"
 import * as PktLine from "../framing/PktLine.ts"
 import * as SocketPath from "./SocketPath.ts"
+import { errnoOf } from "../internal/Bytes.ts"
 
 /**
  * A socket operation failed: the peer went away while we wrote (`EPIPE`,
@@ -69,7 +70,6 @@ const GATHER_LIMIT = 16 * 1024
 /** Unread bytes above which the socket is paused until the reader catches up. */
 const HIGH_WATER_MARK = 1024 * 1024
 
-const errnoOf = (error: unknown): string | undefined => (error as NodeJS.ErrnoException | undefined)?.code
 
 /**
  * Wraps a connected socket. The caller owns the socket and must destroy it

@@ -22,6 +22,7 @@ import * as Connection from "./Connection.ts"
 import * as FileIdentity from "./FileIdentity.ts"
 import * as Lockfile from "./Lockfile.ts"
 import * as SocketPath from "./SocketPath.ts"
+import { errnoOf } from "../internal/Bytes.ts"
 
 /**
  * The server could not take the path.
@@ -114,10 +115,9 @@ export interface Listener {
 }
 
 
-const errnoOf = (error: unknown): string => (error as NodeJS.ErrnoException).code ?? "EIO"
 
 const failed = (path: string, error: unknown) =>
-  new ListenError({ path, reason: "Failed", errno: errnoOf(error), detail: String((error as Error).message) })
+  new ListenError({ path, reason: "Failed", errno: errnoOf(error) ?? "EIO", detail: String((error as Error).message) })
 
 const lstat = (path: string): fs.Stats | undefined => {
   try {

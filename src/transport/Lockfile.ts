@@ -22,6 +22,7 @@ import * as Scope from "effect/Scope"
 import { randomBytes } from "node:crypto"
 import * as fs from "node:fs"
 import * as FileIdentity from "./FileIdentity.ts"
+import { errnoOf } from "../internal/Bytes.ts"
 
 /**
  * The lock could not be taken.
@@ -137,7 +138,7 @@ const ownerIsGone = (owner: Owner): boolean => {
 }
 
 const failed = (path: string, error: unknown) =>
-  new LockError({ path, reason: "Failed", errno: (error as NodeJS.ErrnoException).code ?? "EIO" })
+  new LockError({ path, reason: "Failed", errno: errnoOf(error) ?? "EIO" })
 
 /**
  * Creates the lock file exclusively and writes our owner record into it.

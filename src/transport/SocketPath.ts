@@ -10,6 +10,7 @@ import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as fs from "node:fs"
 import * as nodePath from "node:path"
+import { errnoOf } from "../internal/Bytes.ts"
 
 /**
  * The longest socket path the platform accepts, in bytes, without the
@@ -67,7 +68,7 @@ const openDirectory = (path: string, directory: string) =>
     Effect.try({
       try: () => fs.openSync(directory, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY),
       catch: (error) =>
-        new SocketPathError({ path, reason: "DirectoryUnavailable", errno: (error as NodeJS.ErrnoException).code ?? "EIO" })
+        new SocketPathError({ path, reason: "DirectoryUnavailable", errno: errnoOf(error) ?? "EIO" })
     }),
     (fd) => Effect.sync(() => fs.closeSync(fd))
   )

@@ -69,13 +69,28 @@ export const implementations: Record<string, Implementation> = {
     clientScript: here("./ipc/ours/client.ts"),
     note: "this library: Server.run and Client.request / Client.requestStream, one connection per request"
   },
+  "ours-foreach": {
+    serverArgs: (socketPath) => [here("./ipc/ours/server.ts"), socketPath],
+    clientScript: here("./ipc/ours/client-foreach.ts"),
+    workloads: ["W3b", "W4"],
+    note: "this library's server, and a client reading the streamed response with Client.requestForEach " +
+      "(pieces lent from one reused read buffer, each valid until its callback completes)"
+  },
   "effect-rpc": {
     serverArgs: (socketPath) => [here("./ipc/effect-rpc/server.ts"), socketPath],
     clientScript: here("./ipc/effect-rpc/client.ts"),
     workloads: ["W1", "W2"],
-    note: "effect/rpc over a Unix socket (ndjson): ONE persistent client connection, " +
-      "W1's 8 concurrent callers multiplexed on it (what an RPC user would do), " +
-      "so W1/W2 exclude connection set-up, unlike the pkt-line implementations"
+    note: "effect/rpc over a Unix socket (ndjson), persistent-connection variant: ONE client connection, " +
+      "W1's 8 concurrent callers multiplexed on it (what an RPC user would do), so W1/W2 exclude " +
+      "connection set-up and teardown: a different workload from the one W1 defines, not comparable to the others"
+  },
+  "effect-rpc-conn": {
+    serverArgs: (socketPath) => [here("./ipc/effect-rpc/server.ts"), socketPath],
+    clientScript: here("./ipc/effect-rpc/client-per-connection.ts"),
+    workloads: ["W1", "W2"],
+    note: "effect/rpc over a Unix socket (ndjson), same server as effect-rpc, one connection per request " +
+      "like the pkt-line implementations: each request builds a fresh RpcClient on a fresh connection " +
+      "in its own scope and closes it after its one call"
   }
 }
 

@@ -381,6 +381,15 @@ export class PacketDecoder {
     return undefined
   }
 
+  /**
+   * The error that the end of input is for a reader of a message, who
+   * has not yet seen the packet that ends it: `UnexpectedEnd` within the
+   * header or payload it ended in, or within the message.
+   */
+  endOfMessage(): PktLineError {
+    return this.end() ?? new PktLineError({ reason: "UnexpectedEnd", within: "message" })
+  }
+
   private nextFragment(): Packet | undefined {
     const n = Math.min(this.remaining, this.chunk.length - this.pos)
     if (n === 0) return undefined
@@ -475,8 +484,7 @@ export const decodePackets = <E, R>(self: Stream.Stream<Uint8Array, E, R>): Stre
     return false
   }, (decoder) => decoder.end())
 
-const unexpectedEndOfMessage = (decoder: PacketDecoder): PktLineError =>
-  decoder.end() ?? new PktLineError({ reason: "UnexpectedEnd", within: "message" })
+const unexpectedEndOfMessage = (decoder: PacketDecoder): PktLineError => decoder.endOfMessage()
 
 /**
  * Decodes the first message of a byte stream as a stream of its payload

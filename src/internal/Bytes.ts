@@ -15,6 +15,14 @@ const encoder = new TextEncoder()
 export const toBytes = (data: Uint8Array | string): Uint8Array => typeof data === "string" ? encoder.encode(data) : data
 
 /**
+ * A copy of `bytes` in memory of its own. (`Buffer#slice` makes a view, so
+ * `bytes.slice()` copies only when `bytes` is not a Buffer.)
+ *
+ * @since 0.2.0
+ */
+export const copyOf = (bytes: Uint8Array): Uint8Array => Uint8Array.prototype.slice.call(bytes)
+
+/**
  * The errno code of a Node system error (`ENOENT`, `EPIPE`, ...), if it has one.
  *
  * @since 0.1.0

@@ -8,13 +8,14 @@
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
+import * as Pull from "effect/Pull"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as Arr from "effect/Array"
 import * as net from "node:net"
 import * as PktLine from "../framing/PktLine.ts"
 import * as SocketPath from "./SocketPath.ts"
-import { errnoOf } from "../internal/Bytes.ts"
+import { copyOf, errnoOf } from "../internal/Bytes.ts"
 
 /**
  * A socket operation failed: the peer went away while we wrote (`EPIPE`,
@@ -55,6 +56,18 @@ export interface Connection {
    * `maxBytes`; bytes after the message are left unread.
    */
   readonly readMessage: (options?: PktLine.CollectOptions) => Effect.Effect<Uint8Array, SocketError | PktLine.PktLineError>
+  /**
+   * Starts reading the first message the peer sends as batches of payload
+   * pieces, decoded as the bytes arrive. The pull fails with `Cause.Done`
+   * after the message's last packet; input that ends before it is an
+   * `UnexpectedEnd` error. Bytes after the message are left unread.
+   *
+   * With `lend: true`, on a connection opened with a `readBuffer`, the
+   * pieces are views of that buffer, valid only until the next pull: the
+   * socket is not read again until then. Otherwise every piece is the
+   * caller's to keep.
+   */
+  readonly payloads: (options?: { readonly lend?: boolean }) => Pull.Pull<Arr.NonEmptyReadonlyArray<Uint8Array>, SocketError | PktLine.PktLineError>
   /** Writes buffers in order, as one batch; waits while the socket is full. */
   readonly write: (chunks: ReadonlyArray<Uint8Array>) => Effect.Effect<void, SocketError>
   /**
@@ -83,26 +96,51 @@ const HIGH_WATER_MARK = 1024 * 1024
  * @since 0.1.0
  * @category constructors
  */
-export const makeUnsafe = (socket: net.Socket, path: string): Connection => {
-  let pending: Array<Uint8Array> = []
-  let pendingBytes = 0
+export const makeUnsafe = (socket: net.Socket, path: string): Connection => make(socket, path)
+
+/**
+ * Where a socket opened with a `readBuffer` delivers what it reads: the
+ * piece is a view of the read buffer, overwritten by the next read.
+ */
+interface LentReads {
+  onRead: (piece: Uint8Array) => void
+}
+
+/**
+ * Reads for a connection not made yet: the peer may answer before the
+ * connection exists (the request goes out with the connect), and those
+ * bytes must wait in copies of their own.
+ */
+const earlyReads = (): LentReads & { readonly early: Array<Uint8Array> } => {
+  const early: Array<Uint8Array> = []
+  return { early, onRead: (piece) => void early.push(copyOf(piece)) }
+}
+
+const make = (socket: net.Socket, path: string, lent?: ReturnType<typeof earlyReads>): Connection => {
+  let pending: Array<Uint8Array> = lent?.early ?? []
+  let pendingBytes = pending.reduce((n, piece) => n + piece.length, 0)
   let ended = false
   let failure: unknown = undefined
   let wake: (() => void) | undefined = undefined
-  // While a message is being read, pieces go straight to its collector.
-  let consumer: ((chunk: Buffer) => void) | undefined = undefined
+  // While a message is being read, pieces go straight to its reader.
+  // `borrowed` pieces are views of the connection's read buffer: whoever
+  // keeps one past the call must copy it.
+  let consumer: ((chunk: Uint8Array, borrowed: boolean) => void) | undefined = undefined
   const notify = () => {
     const w = wake
     wake = undefined
     w?.()
   }
-  socket.on("data", (chunk: Buffer) => {
-    if (consumer !== undefined) return consumer(chunk)
-    pending.push(chunk)
-    pendingBytes += chunk.length
+  const onData = (chunk: Uint8Array, borrowed: boolean) => {
+    if (consumer !== undefined) return consumer(chunk, borrowed)
+    const own = borrowed ? copyOf(chunk) : chunk
+    pending.push(own)
+    pendingBytes += own.length
     if (pendingBytes > HIGH_WATER_MARK) socket.pause()
     notify()
-  })
+  }
+  socket.on("data", (chunk: Buffer) => onData(chunk, false))
+  if (lent !== undefined) lent.onRead = (piece) => onData(piece, true)
   socket.on("end", () => {
     ended = true
     notify()
@@ -160,8 +198,9 @@ export const makeUnsafe = (socket: net.Socket, path: string): Connection => {
           wake = undefined
           resume(effect)
         }
-        consumer = (chunk) => {
-          const result = collector.push(chunk)
+        consumer = (chunk, borrowed) => {
+          // The collector keeps views of what it is given.
+          const result = collector.push(borrowed ? copyOf(chunk) : chunk)
           if (result !== undefined) finish(settle(result))
         }
         wake = () => finish(failure !== undefined ? Effect.fail(readError()) : Effect.fail(collector.end()))
@@ -171,6 +210,85 @@ export const makeUnsafe = (socket: net.Socket, path: string): Connection => {
         })
       })
     })
+
+  const payloads = (options?: { readonly lend?: boolean }) => {
+    const lend = options?.lend === true
+    const decoder = new PktLine.PacketDecoder(true)
+    let batch: Array<Uint8Array> = []
+    let batchBytes = 0
+    let finished = false
+    let malformed: PktLine.PktLineError | undefined = undefined
+    // Set when reading stopped because a lent batch awaits its reader.
+    let lending = false
+    const decode = (piece: Uint8Array) => {
+      decoder.push(piece)
+      for (;;) {
+        const result = decoder.next()
+        if (result === undefined) return
+        if (result instanceof PktLine.PktLineError) {
+          malformed = result
+          break
+        }
+        if (PktLine.endsMessage(result)) {
+          finished = true
+          break
+        }
+        const payload = (result as { readonly payload: Uint8Array }).payload
+        batch.push(payload)
+        batchBytes += payload.length
+      }
+      // The message is over: what follows it is not ours to read.
+      consumer = undefined
+    }
+    const onPiece = (piece: Uint8Array, borrowed: boolean) => {
+      if (borrowed && !lend) return decode(copyOf(piece))
+      decode(piece)
+      if (batch.length === 0 && !finished && malformed === undefined) return
+      // A lent batch must be read before the buffer is overwritten; an
+      // owned one may pile up to the high-water mark.
+      if (borrowed) {
+        lending = true
+        socket.pause()
+      } else if (batchBytes > HIGH_WATER_MARK) socket.pause()
+      notify()
+    }
+    consumer = onPiece
+    for (const chunk of pending) {
+      if (consumer === undefined) break
+      decode(chunk)
+    }
+    pending = []
+    pendingBytes = 0
+
+    const pull: Pull.Pull<Arr.NonEmptyReadonlyArray<Uint8Array>, SocketError | PktLine.PktLineError> = Effect.suspend(() => {
+      if (batch.length > 0) {
+        const out = batch as unknown as Arr.NonEmptyReadonlyArray<Uint8Array>
+        batch = []
+        batchBytes = 0
+        if (!lending && !finished && socket.isPaused()) socket.resume()
+        return Effect.succeed(out)
+      }
+      if (malformed !== undefined) return Effect.fail(malformed)
+      if (finished) return Cause.done()
+      if (failure !== undefined) return Effect.fail(readError())
+      if (ended) return Effect.fail(decoder.endOfMessage())
+      // Pulling again means the last lent batch has been read.
+      if (lending || socket.isPaused()) {
+        lending = false
+        socket.resume()
+      }
+      return Effect.flatMap(
+        Effect.callback<void>((resume) => {
+          wake = () => resume(Effect.void)
+          return Effect.sync(() => {
+            wake = undefined
+          })
+        }),
+        () => pull
+      )
+    })
+    return pull
+  }
 
   const writeError = (error: unknown) =>
     new SocketError({
@@ -264,7 +382,7 @@ export const makeUnsafe = (socket: net.Socket, path: string): Connection => {
       )
     })
 
-  return { path, socket, read, readMessage, write, end }
+  return { path, socket, read, readMessage, payloads, write, end }
 }
 
 /**
@@ -294,8 +412,9 @@ export const open = (
   options?: ConnectOptions
 ): Effect.Effect<Connection, SocketError | SocketPath.SocketPathError> => {
   const direct = SocketPath.directAddress(path)
+  const lent = options?.readBuffer !== undefined ? earlyReads() : undefined
   const connection = (address: string) =>
-    Effect.map(connectSocket(path, address, options?.send), (socket) => makeUnsafe(socket, path))
+    Effect.map(connectSocket(path, address, options, lent), (socket) => make(socket, path, lent))
   // The directory descriptor a long path needs is only needed until the
   // connection is made.
   return direct !== undefined ? connection(direct) : Effect.scoped(Effect.flatMap(SocketPath.address(path), connection))
@@ -312,13 +431,31 @@ export interface ConnectOptions {
    * round trip; if the connection fails they are discarded with it.
    */
   readonly send?: ReadonlyArray<Uint8Array> | undefined
+  /**
+   * A buffer to read into, again and again, instead of a new one for every
+   * read: a reader that borrows the pieces (`payloads({ lend: true })`)
+   * then allocates nothing per read, which keeps memory flat however much
+   * streams through. Other readers get copies.
+   */
+  readonly readBuffer?: Uint8Array | undefined
 }
 
 const ignore = () => {}
 
-const connectSocket = (path: string, address: string, send: ReadonlyArray<Uint8Array> | undefined) =>
+const connectSocket = (path: string, address: string, options: ConnectOptions | undefined, lent: LentReads | undefined) =>
   Effect.callback<net.Socket, SocketError>((resume) => {
-    const socket = net.connect({ path: address, allowHalfOpen: true })
+    const send = options?.send
+    const socket = net.connect({
+      path: address,
+      allowHalfOpen: true,
+      ...(options?.readBuffer !== undefined && lent !== undefined
+        ? { onread: { buffer: options.readBuffer, callback: (n: number, buffer: Uint8Array) => {
+          // A reader that must finish with the piece first pauses the socket.
+          lent.onRead(buffer.subarray(0, n))
+          return true
+        } } }
+        : {})
+    })
     const onError = (error: Error) => {
       socket.destroy()
       resume(Effect.fail(new SocketError({ path, operation: "connect", errno: errnoOf(error), reason: error.message })))
@@ -377,4 +514,4 @@ export const readMessage = (
  * @category messages
  */
 export const messageStream = (connection: Connection): Stream.Stream<Uint8Array, SocketError | PktLine.PktLineError> =>
-  PktLine.decodeMessage(stream(connection))
+  Stream.fromPull(Effect.sync(() => connection.payloads()))

@@ -129,6 +129,23 @@ const hostileServer = (path: string, response: Uint8Array, ending: Ending) =>
     }
   })
 
+const timeout = Duration.millis(300)
+
+/** The three ways to read a response, each collected into one buffer. */
+const readings: ReadonlyArray<readonly [string, (path: string) => Effect.Effect<Uint8Array, Client.RequestError | Client.ConnectError>]> = [
+  ["request", (path) => Client.request(path, "ping", { timeout })],
+  ["requestStream", (path) =>
+    Effect.map(Stream.runCollect(Client.requestStream(path, "ping", { timeout })), PktLine.concat)],
+  ["requestForEach", (path) =>
+    Effect.suspend(() => {
+      const pieces: Array<Uint8Array> = []
+      return Effect.map(
+        Client.requestForEach(path, "ping", (piece) => Effect.sync(() => pieces.push(piece.slice())), { timeout }),
+        () => PktLine.concat(pieces)
+      )
+    })]
+]
+
 describe("hostile servers", () => {
   it("the client ends with the right answer or a typed error, within its timeout, never a defect or a hang", async () => {
     const dir = fs.mkdtempSync(nodePath.join(os.tmpdir(), "sipc-hostile-"))
@@ -146,24 +163,27 @@ describe("hostile servers", () => {
             const path = nodePath.join(dir, `s${i++}`)
             const server = await hostileServer(path, response, ending)
             try {
-              const started = Date.now()
-              const exit = await Effect.runPromise(Effect.exit(Client.request(path, "ping", { timeout: Duration.millis(300) })))
-              assert.isBelow(Date.now() - started, 3000)
-              // What the bytes say, decoded purely: the client must agree.
+              // What the bytes say, decoded purely: the client must agree,
+              // whichever way it reads the response.
               const decoded = await Effect.runPromise(Effect.exit(PktLine.readMessage(Stream.make(response))))
-              if (Exit.isSuccess(decoded)) {
-                assert.isTrue(Exit.isSuccess(exit), `expected success for ${Buffer.from(response).toString("hex")}`)
-                if (Exit.isSuccess(exit)) assert.deepStrictEqual(Buffer.from(exit.value), Buffer.from(decoded.value))
-              } else {
-                assert.isTrue(Exit.isFailure(exit))
-                const error = await Effect.runPromise(Effect.flip(exit as Exit.Exit<never, Client.RequestError | Client.ConnectError>))
-                const decodeError = await Effect.runPromise(Effect.flip(decoded))
-                if (decodeError.reason === "UnexpectedEnd") {
-                  // The bytes end early: closed, the client sees the end; stalled, it times out.
-                  assert.strictEqual(error._tag, ending === "close" ? "PktLineError" : "RequestTimeoutError")
+              for (const [way, read] of readings) {
+                const started = Date.now()
+                const exit = await Effect.runPromise(Effect.exit(read(path)))
+                assert.isBelow(Date.now() - started, 3000, way)
+                if (Exit.isSuccess(decoded)) {
+                  assert.isTrue(Exit.isSuccess(exit), `${way}: expected success for ${Buffer.from(response).toString("hex")}`)
+                  if (Exit.isSuccess(exit)) assert.deepStrictEqual(Buffer.from(exit.value), Buffer.from(decoded.value), way)
                 } else {
-                  assert.strictEqual(error._tag, "PktLineError")
-                  assert.strictEqual((error as PktLine.PktLineError).reason, decodeError.reason)
+                  assert.isTrue(Exit.isFailure(exit))
+                  const error = await Effect.runPromise(Effect.flip(exit as Exit.Exit<never, Client.RequestError | Client.ConnectError>))
+                  const decodeError = await Effect.runPromise(Effect.flip(decoded))
+                  if (decodeError.reason === "UnexpectedEnd") {
+                    // The bytes end early: closed, the client sees the end; stalled, it times out.
+                    assert.strictEqual(error._tag, ending === "close" ? "PktLineError" : "RequestTimeoutError", way)
+                  } else {
+                    assert.strictEqual(error._tag, "PktLineError", way)
+                    assert.strictEqual((error as PktLine.PktLineError).reason, decodeError.reason, way)
+                  }
                 }
               }
             } finally {

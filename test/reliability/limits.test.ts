@@ -164,6 +164,10 @@ describe("client limits", () => {
         Stream.runDrain(Client.requestStream(path, "hang", { timeout: Duration.millis(200) }))
       )
       assert.strictEqual(streamError._tag, "RequestTimeoutError")
+      const forEachError = yield* Effect.flip(
+        Client.requestForEach(path, "hang", () => Effect.void, { timeout: Duration.millis(200) })
+      )
+      assert.strictEqual(forEachError._tag, "RequestTimeoutError")
       assert.strictEqual(yield* ping(path), "pong")
     }))
 })

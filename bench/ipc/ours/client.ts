@@ -8,7 +8,7 @@ import * as Stream from "effect/Stream"
 import * as Client from "../../../dist/client/Client.js"
 import { type IpcClient, runClientDriver } from "../driver.ts"
 
-const options = { waitIfBusy: true } as const
+export const options = { waitIfBusy: true } as const
 
 export const oursClient: IpcClient = {
   request: (path, request) => Effect.runPromise(Client.request(path, request, options)),

@@ -1,0 +1,51 @@
+/**
+ * What the two effect/rpc client drivers share, so that they differ only in
+ * how long a connection lives: opening an `RpcClient` on a connection, and
+ * mapping the shared driver's byte-level requests onto the procedures.
+ */
+import { NodeSocket } from "@effect/platform-node"
+import { Effect, Layer } from "effect"
+import { RpcClient, RpcSerialization } from "effect/rpc"
+import type { IpcClient } from "../driver.ts"
+import { BenchRpcs } from "./group.ts"
+
+/**
+ * An `RpcClient` for {@link BenchRpcs} on a new connection to `socketPath`,
+ * built the way the Effect documentation suggests (socket protocol, ndjson
+ * serialization, default options). The socket is opened by the protocol's
+ * read loop and closed when the enclosing scope closes.
+ */
+export const connect = (socketPath: string) =>
+  Effect.gen(function*() {
+    const protocol = yield* Layer.build(
+      RpcClient.layerProtocolSocket().pipe(
+        Layer.provide(NodeSocket.layerNet({ path: socketPath })),
+        Layer.provide(RpcSerialization.layerNdjson)
+      )
+    )
+    return yield* RpcClient.make(BenchRpcs).pipe(Effect.provideContext(protocol))
+  })
+
+/** The client {@link connect} makes. */
+export type BenchClient = Effect.Success<ReturnType<typeof connect>>
+
+const SENDBYTES = "sendbytes "
+
+/**
+ * One request of the shared driver as a procedure call: `ping` → Ping,
+ * `sendbytes <b>` → SendBytes; the answer comes back as bytes like a
+ * pkt-line response's payload.
+ */
+export const call = (client: BenchClient, request: Uint8Array) => {
+  const text = Buffer.from(request).toString("latin1")
+  const answer = text === "ping"
+    ? client.Ping()
+    : text.startsWith(SENDBYTES)
+    ? client.SendBytes({ ballast: text.slice(SENDBYTES.length) })
+    : Effect.fail(new Error(`effect-rpc: no procedure for ${JSON.stringify(text.slice(0, 40))}`))
+  return Effect.map(answer, (s): Uint8Array => Buffer.from(s, "latin1"))
+}
+
+/** Both drivers' `requestStream`: the procedures have no streamed response (W1 and W2 only). */
+export const noStreamedResponses: IpcClient["requestStream"] = () =>
+  Promise.reject(new Error("effect-rpc: streamed responses are not part of this comparison"))

@@ -164,27 +164,53 @@ export const connect = (
 const open = (
   path: string,
   options?: ConnectOptions & Connection.ConnectOptions
-): Effect.Effect<Connection.Connection, ConnectError> => {
-  const attempt = Effect.mapError(Connection.open(path, options), (error) => classify(path, error))
+): Effect.Effect<Connection.Connection, ConnectError> =>
+  connecting(path, options, Effect.mapError(Connection.open(path, options), (error) => classify(path, error)))
+
+/**
+ * Runs `attempt`, a connection attempt or more, again while it fails with
+ * a {@link ConnectError} the options say to wait out.
+ */
+const connecting = <A, E>(
+  path: string,
+  options: ConnectOptions | undefined,
+  attempt: Effect.Effect<A, ConnectError | E>
+): Effect.Effect<A, ConnectError | E> => {
   if (options?.waitIfBusy !== true && options?.waitIfNotFound !== true) return Effect.interruptible(attempt)
-  const interval = options?.retryInterval ?? Duration.millis(50)
-  const total = Duration.subtract(Duration.fromInputUnsafe(options?.retryFor ?? Duration.seconds(1)), Duration.fromInputUnsafe(interval))
-  const retryable = (error: ConnectError) =>
-    (error.state === "NotListening" && options?.waitIfBusy === true) ||
-    (error.state === "PathNotFound" && options?.waitIfNotFound === true)
-  // The schedule is only built once a first attempt has failed: most
-  // connections succeed at once, and pay nothing for the retry policy.
-  const retrying = Effect.andThen(
+  const retryable = (error: ConnectError | E) =>
+    error instanceof ConnectError && (
+      (error.state === "NotListening" && options.waitIfBusy === true) ||
+      (error.state === "PathNotFound" && options.waitIfNotFound === true)
+    )
+  // The retry policy is only built once a first attempt has failed: most
+  // connections succeed at once, and building it costs several
+  // microseconds per request.
+  return Effect.interruptible(
+    Effect.catch(attempt, (error) => retryable(error) ? retrying(path, attempt, retryable, options) : Effect.fail(error))
+  )
+}
+
+/** Attempts again every `retryInterval`, for up to `retryFor` in all, while `retryable` says so. */
+const retrying = <A, E>(
+  path: string,
+  attempt: Effect.Effect<A, ConnectError | E>,
+  retryable: (error: ConnectError | E) => boolean,
+  options: ConnectOptions
+): Effect.Effect<A, ConnectError | E> => {
+  const interval = options.retryInterval ?? Duration.millis(50)
+  const total = Duration.subtract(Duration.fromInputUnsafe(options.retryFor ?? Duration.seconds(1)), Duration.fromInputUnsafe(interval))
+  return Effect.andThen(
     Effect.sleep(interval),
     attempt.pipe(
       Effect.retry({ schedule: Schedule.spaced(interval).pipe(Schedule.upTo({ duration: total })), while: retryable }),
       // Git answers "not listening" when time runs out, whatever the last attempt said.
       Effect.mapError((error) =>
-        retryable(error) ? new ConnectError({ path, state: "NotListening", ...(error.errno ? { errno: error.errno } : {}) }) : error
+        error instanceof ConnectError && retryable(error)
+          ? new ConnectError({ path, state: "NotListening", ...(error.errno ? { errno: error.errno } : {}) })
+          : error
       )
     )
   )
-  return Effect.interruptible(Effect.catch(attempt, (error) => retryable(error) ? retrying : Effect.fail(error)))
 }
 
 /**
@@ -258,29 +284,39 @@ export const request = (
   path: string,
   request: Uint8Array | string,
   options?: RequestOptions
-): Effect.Effect<Uint8Array, ConnectError | RequestError> =>
-  Tracing.spanIfTraced(
-    "SimpleIpc.request",
-    path,
-    withTimeout(
+): Effect.Effect<Uint8Array, ConnectError | RequestError> => {
+  const send = PktLine.encodeMessageChunks(toBytes(request))
+  const collect = { maxBytes: options?.maxResponseBytes ?? defaultMaxResponseBytes }
+  // With a tracer, connecting and sending are spans of their own; without
+  // one, the whole exchange runs in one callback.
+  return Tracing.ifTraced(
+    () => Tracing.span(
+      "SimpleIpc.request",
       path,
-      Effect.acquireUseRelease(
-        Tracing.spanIfTraced(
-          "SimpleIpc.connect",
-          path,
-          open(path, { ...options, send: PktLine.encodeMessageChunks(toBytes(request)) })
+      withTimeout(
+        path,
+        Effect.acquireUseRelease(
+          Tracing.span("SimpleIpc.connect", path, open(path, { ...options, send })),
+          (connection) => Tracing.span("SimpleIpc.send", path, connection.readMessage(collect)),
+          (connection) => Effect.sync(() => connection.socket.destroy())
         ),
-        (connection) =>
-          Tracing.spanIfTraced(
-            "SimpleIpc.send",
-            path,
-            connection.readMessage({ maxBytes: options?.maxResponseBytes ?? defaultMaxResponseBytes })
-          ),
-        (connection) => Effect.sync(() => connection.socket.destroy())
+        options?.timeout
+      )
+    ),
+    () => withTimeout(
+      path,
+      connecting(
+        path,
+        options,
+        Effect.mapError(Connection.roundTrip(path, send, collect), (error) =>
+          error._tag === "SocketPathError" || (error._tag === "SocketError" && error.operation === "connect")
+            ? classify(path, error)
+            : error)
       ),
       options?.timeout
     )
   )
+}
 
 const withTimeout = <A, E, R>(path: string, effect: Effect.Effect<A, E, R>, timeout: Duration.Input | undefined) =>
   timeout === undefined ? effect : Effect.timeoutOrElse(effect, {

@@ -72,7 +72,8 @@ export interface Connection {
   readonly write: (chunks: ReadonlyArray<Uint8Array>) => Effect.Effect<void, SocketError>
   /**
    * Writes `last` (if given) and half-closes our side, waiting until
-   * everything written has been handed to the kernel.
+   * everything written has been handed to the kernel (not for the
+   * shutdown itself: closing the socket afterwards loses nothing).
    */
   readonly end: (last?: Uint8Array) => Effect.Effect<void, SocketError>
 }
@@ -300,9 +301,11 @@ const make = (socket: net.Socket, path: string, lent?: ReturnType<typeof earlyRe
 
   /**
    * Waits for `event` on the socket; if the socket closes first, the
-   * outcome is `onClose()`. `start` runs once the listeners are in place.
+   * outcome is `onClose()`. Socket events come from the event loop, never
+   * during the call that causes them, so the listeners are in place in
+   * time.
    */
-  const until = (event: "drain" | "finish", onClose: () => Effect.Effect<void, SocketError>, start?: () => void) =>
+  const until = (event: "drain" | "finish", onClose: () => Effect.Effect<void, SocketError>) =>
     Effect.callback<void, SocketError>((resume) => {
       const onEvent = () => done(Effect.void)
       const onClosed = () => done(onClose())
@@ -316,7 +319,6 @@ const make = (socket: net.Socket, path: string, lent?: ReturnType<typeof earlyRe
       }
       socket.on(event, onEvent)
       socket.on("close", onClosed)
-      start?.()
       return Effect.sync(off)
     })
 
@@ -371,15 +373,15 @@ const make = (socket: net.Socket, path: string, lent?: ReturnType<typeof earlyRe
   const end = (last?: Uint8Array) =>
     Effect.suspend(() => {
       if (failure !== undefined || socket.destroyed) return Effect.fail(writeError(failure))
-      return until(
-        "finish",
-        () => socket.writableFinished ? Effect.void : Effect.fail(writeError(failure)),
-        () => {
-          const out = release(last)
-          if (out === undefined) socket.end()
-          else socket.end(out)
-        }
-      )
+      const out = release(last)
+      if (out === undefined) socket.end()
+      else socket.end(out)
+      // Written at once (the usual case): every byte is with the kernel and
+      // only the shutdown is pending, which nobody needs to wait for; the
+      // socket can be closed now without losing anything. Otherwise wait
+      // until the rest has left the process.
+      if (socket.writableLength === 0) return Effect.void
+      return until("finish", () => socket.writableFinished ? Effect.void : Effect.fail(writeError(failure)))
     })
 
   return { path, socket, read, readMessage, payloads, write, end }

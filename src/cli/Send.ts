@@ -5,7 +5,7 @@
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
-import * as Schema from "effect/Schema"
+import * as Data from "effect/Data"
 import type * as Stdio from "effect/Stdio"
 import * as Client from "../client/Client.ts"
 import * as PktLine from "../framing/PktLine.ts"
@@ -14,13 +14,6 @@ import * as Output from "./Output.ts"
 import * as Probe from "./Probe.ts"
 import * as TestApplication from "../testapp/TestApplication.ts"
 
-const Failure = Schema.Union([
-  Client.ConnectError,
-  Client.RequestTimeoutError,
-  Connection.SocketError,
-  PktLine.PktLineError
-])
-
 /**
  * Why a request failed: no connection, or the connection broke, or the
  * response was malformed or incomplete.
@@ -28,7 +21,11 @@ const Failure = Schema.Union([
  * @since 0.1.0
  * @category errors
  */
-export type Failure = typeof Failure.Type
+export type Failure =
+  | Client.ConnectError
+  | Client.RequestTimeoutError
+  | Connection.SocketError
+  | PktLine.PktLineError
 
 /**
  * The lines Git's client prints about a failed request before its own
@@ -62,11 +59,11 @@ const detailLines = (failure: Failure): ReadonlyArray<string> => {
  * @since 0.1.0
  * @category errors
  */
-export class SendError extends Schema.TaggedError<SendError>()("SendError", {
-  path: Schema.String,
-  token: Schema.String,
-  failure: Failure
-}) {
+export class SendError extends Data.TaggedError("SendError")<{
+  readonly path: string
+  readonly token: string
+  readonly failure: Failure
+}> {
   override get message(): string {
     return [...detailLines(this.failure), `failed to send '${this.token}' to '${this.path}'`].join("\n")
   }
@@ -79,12 +76,12 @@ export class SendError extends Schema.TaggedError<SendError>()("SendError", {
  * @since 0.1.0
  * @category errors
  */
-export class SendbytesError extends Schema.TaggedError<SendbytesError>()("SendbytesError", {
-  path: Schema.String,
-  bytecount: Schema.Number,
-  byte: Schema.Number,
-  failure: Failure
-}) {
+export class SendbytesError extends Data.TaggedError("SendbytesError")<{
+  readonly path: string
+  readonly bytecount: number
+  readonly byte: number
+  readonly failure: Failure
+}> {
   override get message(): string {
     const summary = `client failed to sendbytes(${this.bytecount}, '${String.fromCharCode(this.byte)}') to '${this.path}'`
     return [...detailLines(this.failure), summary].join("\n")

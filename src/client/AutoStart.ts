@@ -14,7 +14,7 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
-import * as Schema from "effect/Schema"
+import * as Data from "effect/Data"
 import * as Stream from "effect/Stream"
 import { spawn } from "node:child_process"
 import * as ByteClient from "./Client.ts"
@@ -58,12 +58,12 @@ export interface Options extends ByteClient.RequestOptions {
  * @since 0.1.0
  * @category errors
  */
-export class AutoStartError extends Schema.TaggedError<AutoStartError>()("AutoStartError", {
-  path: Schema.String,
-  command: Schema.String,
-  reason: Schema.Literals(["SpawnFailed", "Exited", "Timeout", "Unreachable"]),
-  detail: Schema.String
-}) {
+export class AutoStartError extends Data.TaggedError("AutoStartError")<{
+  readonly path: string
+  readonly command: string
+  readonly reason: "SpawnFailed" | "Exited" | "Timeout" | "Unreachable"
+  readonly detail: string
+}> {
   override get message(): string {
     switch (this.reason) {
       case "SpawnFailed":

@@ -9,7 +9,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schedule from "effect/Schedule"
-import * as Schema from "effect/Schema"
+import * as Data from "effect/Data"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as fs from "node:fs"
@@ -34,12 +34,12 @@ export type ActiveState = "Listening" | "NotListening" | "InvalidPath" | "PathNo
  * @since 0.1.0
  * @category errors
  */
-export class ConnectError extends Schema.TaggedError<ConnectError>()("ConnectError", {
-  path: Schema.String,
-  state: Schema.Literals(["NotListening", "InvalidPath", "PathNotFound", "OtherError"]),
-  errno: Schema.optional(Schema.String),
-  detail: Schema.optional(Schema.String)
-}) {
+export class ConnectError extends Data.TaggedError("ConnectError")<{
+  readonly path: string
+  readonly state: "NotListening" | "InvalidPath" | "PathNotFound" | "OtherError"
+  readonly errno?: string | undefined
+  readonly detail?: string | undefined
+}> {
   override get message(): string {
     switch (this.state) {
       case "NotListening":
@@ -60,10 +60,10 @@ export class ConnectError extends Schema.TaggedError<ConnectError>()("ConnectErr
  * @since 0.1.0
  * @category errors
  */
-export class RequestTimeoutError extends Schema.TaggedError<RequestTimeoutError>()("RequestTimeoutError", {
-  path: Schema.String,
-  timeoutMillis: Schema.Number
-}) {
+export class RequestTimeoutError extends Data.TaggedError("RequestTimeoutError")<{
+  readonly path: string
+  readonly timeoutMillis: number
+}> {
   override get message(): string {
     return `no complete response from '${this.path}' within ${this.timeoutMillis} ms`
   }

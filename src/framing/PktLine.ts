@@ -13,7 +13,7 @@
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Pull from "effect/Pull"
-import * as Schema from "effect/Schema"
+import * as Data from "effect/Data"
 import * as Stream from "effect/Stream"
 import type * as Arr from "effect/Array"
 
@@ -90,17 +90,17 @@ export const endsMessage = (packet: Packet): boolean =>
  * @since 0.1.0
  * @category errors
  */
-export class PktLineError extends Schema.TaggedError<PktLineError>()("PktLineError", {
-  reason: Schema.Literals(["BadLengthCharacter", "BadLength", "UnexpectedEnd", "MessageTooLarge"]),
+export class PktLineError extends Data.TaggedError("PktLineError")<{
+  readonly reason: "BadLengthCharacter" | "BadLength" | "UnexpectedEnd" | "MessageTooLarge"
   /** The four header characters, for `BadLengthCharacter`. */
-  header: Schema.optional(Schema.String),
+  readonly header?: string | undefined
   /** The offending length, as Git reports it, for `BadLength`. */
-  length: Schema.optional(Schema.Number),
+  readonly length?: number | undefined
   /** Where the input ended, for `UnexpectedEnd`. */
-  within: Schema.optional(Schema.Literals(["header", "payload", "message"])),
+  readonly within?: "header" | "payload" | "message" | undefined
   /** The size limit that was exceeded, for `MessageTooLarge`. */
-  limit: Schema.optional(Schema.Number)
-}) {
+  readonly limit?: number | undefined
+}> {
   /**
    * The wording follows Git's own messages so that scripts matching on them
    * keep working.

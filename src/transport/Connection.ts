@@ -7,7 +7,7 @@
  */
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
-import * as Schema from "effect/Schema"
+import * as Data from "effect/Data"
 import * as Pull from "effect/Pull"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
@@ -24,12 +24,12 @@ import { copyOf, errnoOf } from "../internal/Bytes.ts"
  * @since 0.1.0
  * @category errors
  */
-export class SocketError extends Schema.TaggedError<SocketError>()("SocketError", {
-  path: Schema.String,
-  operation: Schema.Literals(["connect", "read", "write"]),
-  errno: Schema.optional(Schema.String),
-  reason: Schema.String
-}) {
+export class SocketError extends Data.TaggedError("SocketError")<{
+  readonly path: string
+  readonly operation: "connect" | "read" | "write"
+  readonly errno?: string | undefined
+  readonly reason: string
+}> {
   override get message(): string {
     return `${this.operation} on '${this.path}' failed: ${this.reason}${this.errno ? ` (${this.errno})` : ""}`
   }

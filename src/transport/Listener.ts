@@ -11,7 +11,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Queue from "effect/Queue"
 import * as Schedule from "effect/Schedule"
-import * as Schema from "effect/Schema"
+import * as Data from "effect/Data"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { randomBytes } from "node:crypto"
@@ -35,12 +35,12 @@ import { errnoOf } from "../internal/Bytes.ts"
  * @since 0.1.0
  * @category errors
  */
-export class ListenError extends Schema.TaggedError<ListenError>()("ListenError", {
-  path: Schema.String,
-  reason: Schema.Literals(["AddressInUse", "NotASocket", "Failed"]),
-  errno: Schema.optional(Schema.String),
-  detail: Schema.optional(Schema.String)
-}) {
+export class ListenError extends Data.TaggedError("ListenError")<{
+  readonly path: string
+  readonly reason: "AddressInUse" | "NotASocket" | "Failed"
+  readonly errno?: string | undefined
+  readonly detail?: string | undefined
+}> {
   override get message(): string {
     switch (this.reason) {
       case "AddressInUse":

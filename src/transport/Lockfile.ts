@@ -17,7 +17,7 @@
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
-import * as Schema from "effect/Schema"
+import * as Data from "effect/Data"
 import * as Scope from "effect/Scope"
 import { randomBytes } from "node:crypto"
 import * as fs from "node:fs"
@@ -35,14 +35,14 @@ import { errnoOf } from "../internal/Bytes.ts"
  * @since 0.1.0
  * @category errors
  */
-export class LockError extends Schema.TaggedError<LockError>()("LockError", {
-  path: Schema.String,
-  reason: Schema.Literals(["Held", "NotALockFile", "Failed"]),
-  errno: Schema.optional(Schema.String),
-  owner: Schema.optional(Schema.Number),
+export class LockError extends Data.TaggedError("LockError")<{
+  readonly path: string
+  readonly reason: "Held" | "NotALockFile" | "Failed"
+  readonly errno?: string | undefined
+  readonly owner?: number | undefined
   /** The socket path the lock guards, when it guards one. */
-  guarding: Schema.optional(Schema.String)
-}) {
+  readonly guarding?: string | undefined
+}> {
   override get message(): string {
     switch (this.reason) {
       case "Held":

@@ -6,7 +6,7 @@
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
-import * as Schema from "effect/Schema"
+import * as Data from "effect/Data"
 import * as Scope from "effect/Scope"
 import * as fs from "node:fs"
 import * as nodePath from "node:path"
@@ -31,11 +31,11 @@ export const MAX_SOCKET_PATH_BYTES = process.platform === "darwin" || process.pl
  * @since 0.1.0
  * @category errors
  */
-export class SocketPathError extends Schema.TaggedError<SocketPathError>()("SocketPathError", {
-  path: Schema.String,
-  reason: Schema.Literals(["NameTooLong", "DirectoryUnavailable"]),
-  errno: Schema.optional(Schema.String)
-}) {
+export class SocketPathError extends Data.TaggedError("SocketPathError")<{
+  readonly path: string
+  readonly reason: "NameTooLong" | "DirectoryUnavailable"
+  readonly errno?: string | undefined
+}> {
   override get message(): string {
     return this.reason === "NameTooLong"
       ? `socket path is too long for this platform (${Buffer.byteLength(this.path)} bytes, the limit is ${MAX_SOCKET_PATH_BYTES}): '${this.path}'; use a shorter path`

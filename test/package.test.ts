@@ -1,0 +1,45 @@
+/**
+ * The package as users import it: the root, and one entry per module so
+ * that a client or a server loads only what it uses.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { execFileSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as Index from "../dist/index.js"
+
+const pkg = JSON.parse(fs.readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
+  readonly name: string
+  readonly exports: Record<string, { readonly types: string; readonly default: string }>
+}
+
+describe("package entry points", () => {
+  it("every module of the root is also an entry of its own, with the same exports", async () => {
+    const modules = Object.keys(Index).sort()
+    const entries = Object.keys(pkg.exports).filter((key) => key !== ".").map((key) => key.slice(2)).sort()
+    assert.deepStrictEqual(entries, modules)
+    for (const name of modules) {
+      const entry = pkg.exports[`./${name}`]!
+      assert.isTrue(fs.existsSync(new URL(`../${entry.types}`, import.meta.url)), entry.types)
+      const module = await import(`../${entry.default}`) as Record<string, unknown>
+      assert.deepStrictEqual(Object.keys(module).sort(), Object.keys((Index as Record<string, object>)[name]!).sort(), name)
+    }
+  })
+
+  it("a client or a server entry resolves by the package's name and does not load effect/Schema", () => {
+    for (const name of ["Client", "Server"]) {
+      const script = `
+        import { registerHooks } from "node:module"
+        const loaded = []
+        registerHooks({ resolve: (specifier, context, next) => { loaded.push(specifier); return next(specifier, context) } })
+        const module = await import("${pkg.name}/${name}")
+        console.log(JSON.stringify({ exports: Object.keys(module).length, schema: loaded.some((s) => /Schema(\\.js)?$/.test(s)) }))
+      `
+      const out = JSON.parse(execFileSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8" })) as {
+        readonly exports: number
+        readonly schema: boolean
+      }
+      assert.isAbove(out.exports, 0, name)
+      assert.isFalse(out.schema, `${name} loads effect/Schema`)
+    }
+  })
+})

@@ -155,6 +155,14 @@ const make = (socket: net.Socket, path: string, lent?: ReturnType<typeof earlyRe
     notify()
   })
 
+  /** Waits until the socket has news: data, its end, or an error. */
+  const woken = Effect.callback<void>((resume) => {
+    wake = () => resume(Effect.void)
+    return Effect.sync(() => {
+      wake = undefined
+    })
+  })
+
   const readError = () =>
     new SocketError({ path, operation: "read", errno: errnoOf(failure), reason: String((failure as Error).message) })
 
@@ -168,15 +176,7 @@ const make = (socket: net.Socket, path: string, lent?: ReturnType<typeof earlyRe
     }
     if (failure !== undefined) return Effect.fail(readError())
     if (ended) return Cause.done()
-    return Effect.flatMap(
-      Effect.callback<void>((resume) => {
-        wake = () => resume(Effect.void)
-        return Effect.sync(() => {
-          wake = undefined
-        })
-      }),
-      () => read
-    )
+    return Effect.flatMap(woken, () => read)
   })
 
   const readMessage = (options?: PktLine.CollectOptions) =>
@@ -278,15 +278,7 @@ const make = (socket: net.Socket, path: string, lent?: ReturnType<typeof earlyRe
         lending = false
         socket.resume()
       }
-      return Effect.flatMap(
-        Effect.callback<void>((resume) => {
-          wake = () => resume(Effect.void)
-          return Effect.sync(() => {
-            wake = undefined
-          })
-        }),
-        () => pull
-      )
+      return Effect.flatMap(woken, () => pull)
     })
     return pull
   }

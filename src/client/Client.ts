@@ -100,9 +100,8 @@ export interface RequestOptions extends ConnectOptions {
    * For {@link request}, how long the whole round trip may take (connecting
    * included); for {@link requestStream} and {@link requestForEach}, how
    * long to wait for each next chunk, since a large stream may rightly take
-   * long in all. Past it the
-   * connection is closed and the request fails with
-   * {@link RequestTimeoutError}. Default: no limit.
+   * long in all. Past it the connection is closed and the request fails
+   * with {@link RequestTimeoutError}. Default: no limit.
    */
   readonly timeout?: Duration.Input | undefined
 }

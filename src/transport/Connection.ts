@@ -242,12 +242,12 @@ const make = (socket: net.Socket, path: string, lent?: ReturnType<typeof earlyRe
       consumer = undefined
     }
     const onPiece = (piece: Uint8Array, borrowed: boolean) => {
-      if (borrowed && !lend) return decode(copyOf(piece))
-      decode(piece)
+      const lent = borrowed && lend
+      decode(borrowed && !lend ? copyOf(piece) : piece)
       if (batch.length === 0 && !finished && malformed === undefined) return
       // A lent batch must be read before the buffer is overwritten; an
       // owned one may pile up to the high-water mark.
-      if (borrowed) {
+      if (lent) {
         lending = true
         socket.pause()
       } else if (batchBytes > HIGH_WATER_MARK) socket.pause()

@@ -132,4 +132,29 @@ describe("a connection with a read buffer", () => {
       const message = yield* Connection.readMessage(yield* open)
       assert.deepStrictEqual(Buffer.from(message), Buffer.from(whole))
     }))
+
+  it.live("read as a stream from a peer that keeps the connection open, delivers each piece as it arrives", () =>
+    Effect.gen(function*() {
+      const path = yield* socketPath()
+      const payload = new Uint8Array(300_000).map((_, i) => i % 253)
+      // Answers, then stays: only the message's own end can end the stream.
+      yield* Effect.acquireRelease(
+        Effect.callback<net.Server>((resume) => {
+          const server = net.createServer((socket) => {
+            socket.on("error", () => {})
+            socket.once("data", () => socket.write(PktLine.encodeMessageBytes(payload)))
+          })
+          server.listen(path, () => resume(Effect.succeed(server)))
+        }),
+        (server) => Effect.callback<void>((resume) => void server.close(() => resume(Effect.void)))
+      )
+      const connection = yield* Effect.acquireRelease(
+        Connection.open(path, { send: PktLine.encodeMessageChunks(bytes("ping")), readBuffer: new Uint8Array(16 * 1024) }),
+        (connection) => Effect.sync(() => connection.socket.destroy())
+      )
+      const chunks = yield* Stream.runCollect(Connection.messageStream(connection)).pipe(
+        Effect.timeoutOrElse({ duration: "5 seconds", orElse: () => Effect.die("the stream never ended") })
+      )
+      assert.deepStrictEqual(Buffer.from(PktLine.concat(chunks)), Buffer.from(payload))
+    }))
 })

@@ -100,24 +100,23 @@ const HIGH_WATER_MARK = 1024 * 1024
 export const makeUnsafe = (socket: net.Socket, path: string): Connection => make(socket, path)
 
 /**
- * Where a socket opened with a `readBuffer` delivers what it reads: the
- * piece is a view of the read buffer, overwritten by the next read.
+ * How a socket opened with a `readBuffer` reads: into `buffer`, each piece
+ * handed to `onRead` as a view of it, overwritten by the next read. Until
+ * the connection exists, `onRead` keeps copies in `early`: the peer may
+ * answer before that (the request goes out with the connect).
  */
 interface LentReads {
+  readonly buffer: Uint8Array
+  readonly early: Array<Uint8Array>
   onRead: (piece: Uint8Array) => void
 }
 
-/**
- * Reads for a connection not made yet: the peer may answer before the
- * connection exists (the request goes out with the connect), and those
- * bytes must wait in copies of their own.
- */
-const earlyReads = (): LentReads & { readonly early: Array<Uint8Array> } => {
+const lentReads = (buffer: Uint8Array): LentReads => {
   const early: Array<Uint8Array> = []
-  return { early, onRead: (piece) => void early.push(copyOf(piece)) }
+  return { buffer, early, onRead: (piece) => void early.push(copyOf(piece)) }
 }
 
-const make = (socket: net.Socket, path: string, lent?: ReturnType<typeof earlyReads>): Connection => {
+const make = (socket: net.Socket, path: string, lent?: LentReads): Connection => {
   let pending: Array<Uint8Array> = lent?.early ?? []
   let pendingBytes = pending.reduce((n, piece) => n + piece.length, 0)
   let ended = false
@@ -405,13 +404,28 @@ export const open = (
   path: string,
   options?: ConnectOptions
 ): Effect.Effect<Connection, SocketError | SocketPath.SocketPathError> => {
+  const lent = options?.readBuffer !== undefined ? lentReads(options.readBuffer) : undefined
+  return atAddress(path, (address) =>
+    Effect.map(connectSocket(path, address, options?.send, lent), (socket) => make(socket, path, lent)))
+}
+
+/**
+ * Runs `f` with the address `node:net` needs for `path`. The directory
+ * descriptor a long path needs is only held while `f` runs.
+ */
+const atAddress = <A, E>(path: string, f: (address: string) => Effect.Effect<A, E>) => {
   const direct = SocketPath.directAddress(path)
-  const lent = options?.readBuffer !== undefined ? earlyReads() : undefined
-  const connection = (address: string) =>
-    Effect.map(connectSocket(path, address, options, lent), (socket) => make(socket, path, lent))
-  // The directory descriptor a long path needs is only needed until the
-  // connection is made.
-  return direct !== undefined ? connection(direct) : Effect.scoped(Effect.flatMap(SocketPath.address(path), connection))
+  return direct !== undefined ? f(direct) : Effect.scoped(Effect.flatMap(SocketPath.address(path), f))
+}
+
+/**
+ * Hands `chunks` to a socket in one gathered write; on a socket still
+ * connecting, they leave as soon as it is connected.
+ */
+const writeCorked = (socket: net.Socket, chunks: ReadonlyArray<Uint8Array>) => {
+  socket.cork()
+  for (const chunk of chunks) socket.write(chunk)
+  socket.uncork()
 }
 
 /**
@@ -436,14 +450,18 @@ export interface ConnectOptions {
 
 const ignore = () => {}
 
-const connectSocket = (path: string, address: string, options: ConnectOptions | undefined, lent: LentReads | undefined) =>
+const connectSocket = (
+  path: string,
+  address: string,
+  send: ReadonlyArray<Uint8Array> | undefined,
+  lent: LentReads | undefined
+) =>
   Effect.callback<net.Socket, SocketError>((resume) => {
-    const send = options?.send
     const socket = net.connect({
       path: address,
       allowHalfOpen: true,
-      ...(options?.readBuffer !== undefined && lent !== undefined
-        ? { onread: { buffer: options.readBuffer, callback: (n: number, buffer: Uint8Array) => {
+      ...(lent !== undefined
+        ? { onread: { buffer: lent.buffer, callback: (n: number, buffer: Uint8Array) => {
           // A reader that must finish with the piece first pauses the socket.
           lent.onRead(buffer.subarray(0, n))
           return true
@@ -462,11 +480,7 @@ const connectSocket = (path: string, address: string, options: ConnectOptions | 
       socket.on("error", ignore)
       resume(Effect.succeed(socket))
     })
-    if (send !== undefined) {
-      socket.cork()
-      for (const chunk of send) socket.write(chunk)
-      socket.uncork()
-    }
+    if (send !== undefined) writeCorked(socket, send)
     return Effect.sync(() => socket.destroy())
   })
 
@@ -489,12 +503,8 @@ export const roundTrip = (
   path: string,
   request: ReadonlyArray<Uint8Array>,
   options?: PktLine.CollectOptions
-): Effect.Effect<Uint8Array, SocketError | SocketPath.SocketPathError | PktLine.PktLineError> => {
-  const direct = SocketPath.directAddress(path)
-  return direct !== undefined
-    ? exchange(path, direct, request, options)
-    : Effect.scoped(Effect.flatMap(SocketPath.address(path), (address) => exchange(path, address, request, options)))
-}
+): Effect.Effect<Uint8Array, SocketError | SocketPath.SocketPathError | PktLine.PktLineError> =>
+  atAddress(path, (address) => exchange(path, address, request, options))
 
 const exchange = (path: string, address: string, request: ReadonlyArray<Uint8Array>, options: PktLine.CollectOptions | undefined) =>
   Effect.callback<Uint8Array, SocketError | PktLine.PktLineError>((resume) => {
@@ -529,9 +539,7 @@ const exchange = (path: string, address: string, request: ReadonlyArray<Uint8Arr
         )
       ))
     socket.on("close", () => settle(ended))
-    socket.cork()
-    for (const chunk of request) socket.write(chunk)
-    socket.uncork()
+    writeCorked(socket, request)
     return Effect.sync(() => socket.destroy())
   })
 

@@ -317,10 +317,13 @@ export const request = (
   )
 }
 
+const timedOut = (path: string, timeout: Duration.Input) =>
+  new RequestTimeoutError({ path, timeoutMillis: Duration.toMillis(timeout) })
+
 const withTimeout = <A, E, R>(path: string, effect: Effect.Effect<A, E, R>, timeout: Duration.Input | undefined) =>
   timeout === undefined ? effect : Effect.timeoutOrElse(effect, {
     duration: timeout,
-    orElse: () => Effect.fail(new RequestTimeoutError({ path, timeoutMillis: Duration.toMillis(timeout) }))
+    orElse: () => Effect.fail(timedOut(path, timeout))
   })
 
 /**
@@ -350,7 +353,7 @@ export const requestStream = (
 const eachWithin = <A, E, R>(path: string, stream: Stream.Stream<A, E, R>, timeout: Duration.Input | undefined) =>
   timeout === undefined ? stream : Stream.timeoutOrElse(stream, {
     duration: timeout,
-    orElse: () => Stream.fail(new RequestTimeoutError({ path, timeoutMillis: Duration.toMillis(timeout) }))
+    orElse: () => Stream.fail(timedOut(path, timeout))
   })
 
 /** Size of the buffer {@link requestForEach} reads into: what Node reads at once. */

@@ -484,7 +484,6 @@ export const decodePackets = <E, R>(self: Stream.Stream<Uint8Array, E, R>): Stre
     return false
   }, (decoder) => decoder.end())
 
-const unexpectedEndOfMessage = (decoder: PacketDecoder): PktLineError => decoder.endOfMessage()
 
 /**
  * Decodes the first message of a byte stream as a stream of its payload
@@ -500,7 +499,7 @@ export const decodeMessage = <E, R>(self: Stream.Stream<Uint8Array, E, R>): Stre
     if (endsMessage(packet)) return true
     out.push((packet as { readonly payload: Uint8Array }).payload)
     return false
-  }, unexpectedEndOfMessage)
+  }, (decoder) => decoder.endOfMessage())
 
 /**
  * @since 0.1.0
@@ -581,7 +580,7 @@ export class MessageCollector {
 
   /** The error that the end of input before the message's end is. */
   end(): PktLineError {
-    return unexpectedEndOfMessage(this.decoder)
+    return this.decoder.endOfMessage()
   }
 }
 

@@ -152,7 +152,10 @@ export const connect = (
   path: string,
   options?: ConnectOptions & Connection.ConnectOptions
 ): Effect.Effect<Connection.Connection, ConnectError, Scope.Scope> =>
-  Effect.acquireRelease(open(path, options), (connection) => Effect.sync(() => connection.socket.destroy()))
+  Effect.acquireRelease(open(path, options), close)
+
+/** Closes a connection made by {@link open}. */
+const close = (connection: Connection.Connection) => Effect.sync(() => connection.socket.destroy())
 
 /**
  * Connects like {@link connect}, without a scope: the caller must destroy
@@ -297,7 +300,7 @@ export const request = (
         Effect.acquireUseRelease(
           Tracing.span("SimpleIpc.connect", path, open(path, { ...options, send })),
           (connection) => Tracing.span("SimpleIpc.send", path, connection.readMessage(collect)),
-          (connection) => Effect.sync(() => connection.socket.destroy())
+          close
         ),
         options?.timeout
       )
@@ -395,7 +398,7 @@ export const requestForEach = <E, R>(
         eachWithin(path, Stream.fromPull(Effect.sync(() => connection.payloads({ lend: true }))), options?.timeout),
         f
       ),
-    (connection) => Effect.sync(() => connection.socket.destroy())
+    close
   )
 
 /**

@@ -484,7 +484,6 @@ export const decodePackets = <E, R>(self: Stream.Stream<Uint8Array, E, R>): Stre
     return false
   }, (decoder) => decoder.end())
 
-
 /**
  * Decodes the first message of a byte stream as a stream of its payload
  * chunks. The stream ends at the packet that ends the message; the input

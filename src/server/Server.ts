@@ -13,11 +13,12 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
-import * as Pull from "effect/Pull"
 import * as Queue from "effect/Queue"
+import * as References from "effect/References"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import * as Tracer from "effect/Tracer"
 import type * as net from "node:net"
 import * as PktLine from "../framing/PktLine.ts"
 import * as Tracing from "../internal/Tracing.ts"
@@ -150,21 +151,21 @@ export const make = <E, R>(
 ): Effect.Effect<Server, StartError, Scope.Scope | R> =>
   Effect.gen(function*() {
     const threads = Math.max(1, Math.floor(options?.threads ?? 5))
-    const metrics = recorder(path, yield* Effect.context<never>())
+    const context = yield* serverContext<R>(path)
+    const metrics = recorder(path, context)
+    let pool: Pool<E, R> | undefined = undefined
     const listener = yield* Listener.make(path, {
       ...options,
       queueCapacity: options?.queueCapacity ?? threads * 100,
       onAccept: (outcome) => {
         metrics.accepted()
         if (outcome === "refused") metrics.dropped("queue_full")
+        else pool?.take()
       }
     })
     const stopRequested = yield* Deferred.make<void>()
     const finished = yield* Deferred.make<void>()
     const stop = Effect.asVoid(Deferred.succeed(stopRequested, undefined))
-    // Connections a worker holds. At stop, those whose client has not sent a
-    // byte yet are dropped: their request has not begun, so nothing is lost.
-    const active = new Set<net.Socket>()
     const idleMs = Duration.toMillis(options?.requestIdleTimeout ?? Duration.seconds(10))
     const reading = new IdleWatch(idleMs)
     // One sweep over the connections still sending their request, rather
@@ -175,34 +176,19 @@ export const make = <E, R>(
         Effect.repeat(Effect.sync(() => reading.sweep(Date.now())), Schedule.spaced(Duration.millis(Math.min(idleMs / 4, 1000))))
       )
     }
-    const serve = serveConnection(path, handler, stop, metrics, reading, active, {
+    pool = new Pool(threads, listener.accepted, reading, Effect.runForkWith(context), {
+      path,
+      handler,
+      stop,
+      metrics,
+      traced: (yield* Effect.tracer) !== Tracer.nativeTracer,
       maxBytes: options?.maxRequestBytes ?? defaultMaxRequestBytes,
       handlerTimeout: options?.handlerTimeout
     })
-
-    // Between taking a connection and serving it, an interruption (a stop
-    // whose grace period ran out) must not lose the socket: it is only
-    // interruptible while waiting, and closed whatever happens after.
-    const take = Effect.uninterruptibleMask((restore) =>
-      Effect.flatMap(restore(Queue.take(listener.accepted)), (socket) =>
-        Effect.ensuring(
-          restore(serve(socket)),
-          Effect.sync(() => {
-            active.delete(socket)
-            socket.destroy()
-          })
-        ))
-    )
-    const workers = yield* Effect.forEach(
-      Array.from({ length: threads }),
-      () =>
-        Effect.forkScoped(
-          Pull.catchDone(Effect.forever(take), () => Effect.void).pipe(
-            Effect.annotateLogs({ socket: path })
-          )
-        ),
-      { concurrency: "unbounded" }
-    )
+    // Connections that arrived while the server was being set up wait in
+    // the listener's queue.
+    pool.take()
+    const served = pool
 
     // The stop sequence: on request, or as soon as the socket is stolen (a
     // stolen server can never receive another client).
@@ -213,21 +199,19 @@ export const make = <E, R>(
       )
       const closed = yield* listener.close
       for (let i = 0; i < closed; i++) metrics.dropped("shutdown")
-      for (const socket of active) {
-        if (socket.bytesRead === 0) socket.destroy(shutdownError)
-      }
-      yield* Fiber.awaitAll(workers)
+      served.dropUnstarted()
+      yield* served.idle
       yield* listener.remove
       yield* Deferred.succeed(finished, undefined)
     }))
 
     const join = Deferred.await(finished)
     // Registered last, so it runs first when the scope closes: a graceful
-    // stop before the fibers above are interrupted.
+    // stop before what is still running is interrupted.
     const grace = options?.gracePeriod ?? Duration.seconds(30)
     yield* Effect.addFinalizer(() =>
       Effect.andThen(stop, Effect.timeoutOption(join, grace)).pipe(
-        Effect.andThen(Fiber.interruptAll(workers))
+        Effect.andThen(served.interrupt)
       )
     )
     return { path, stop, join } satisfies Server
@@ -284,11 +268,6 @@ const recorder = (socket: string, context: Context.Context<never>): Recorder => 
   }
 }
 
-interface Limits {
-  readonly maxBytes: number
-  readonly handlerTimeout: Duration.Input | undefined
-}
-
 /**
  * The connections still sending their request, with when each last made
  * progress; a sweep drops those idle for too long.
@@ -323,21 +302,165 @@ const shutdownError = coded("the server is stopping", "ESHUTDOWN")
 const idleError = coded("no request bytes for too long", "ETIMEDOUT")
 
 /**
- * Serves one accepted connection. Never fails: whatever goes wrong ends this
- * connection only, and is counted and logged by its reason.
+ * The server's context: what the handler needs, and a `socket` annotation
+ * on everything it logs.
  */
-const serveConnection = <E, R>(
-  path: string,
-  handler: Handler<E, R>,
-  stop: Effect.Effect<void>,
-  metrics: Recorder,
+const serverContext = <R>(path: string) =>
+  Effect.map(Effect.context<R>(), (context) =>
+    Context.add(context, References.CurrentLogAnnotations, {
+      ...Context.get(context, References.CurrentLogAnnotations),
+      socket: path
+    }))
+
+/** What serving a connection needs, fixed for the life of the server. */
+interface Serving<E, R> {
+  readonly path: string
+  readonly handler: Handler<E, R>
+  readonly stop: Effect.Effect<void>
+  readonly metrics: Recorder
+  /** Whether a tracer is installed, so that serving is worth spans. */
+  readonly traced: boolean
+  readonly maxBytes: number
+  readonly handlerTimeout: Duration.Input | undefined
+}
+
+type ReadError = Connection.SocketError | PktLine.PktLineError
+
+/**
+ * At most `threads` connections served at once (Git's worker threads),
+ * taken from the listener's queue in order.
+ *
+ * A request is read in the socket's own callbacks, and only a whole one
+ * gets a fiber, for the application and the response: no fiber waits on a
+ * socket, and a handler that answers at once runs without a turn of the
+ * event loop. Every fiber is the pool's, interrupted at the end of the
+ * grace period.
+ */
+class Pool<E, R> {
+  /** The connections taken, each with how to stop reading its request while it is read. */
+  private readonly active = new Map<net.Socket, (() => void) | undefined>()
+  private readonly responding = new Set<Fiber.Fiber<void>>()
+  private taking = false
+  private onIdle: (() => void) | undefined = undefined
+  private readonly threads: number
+  private readonly queue: Queue.Dequeue<net.Socket, Cause.Done>
+  private readonly reading: IdleWatch
+  private readonly fork: (effect: Effect.Effect<void, never, R>) => Fiber.Fiber<void>
+  private readonly serving: Serving<E, R>
+
+  constructor(
+    threads: number,
+    queue: Queue.Dequeue<net.Socket, Cause.Done>,
+    reading: IdleWatch,
+    fork: (effect: Effect.Effect<void, never, R>) => Fiber.Fiber<void>,
+    serving: Serving<E, R>
+  ) {
+    this.threads = threads
+    this.queue = queue
+    this.reading = reading
+    this.fork = fork
+    this.serving = serving
+  }
+
+  /**
+   * Takes queued connections while fewer than `threads` are served. Not
+   * re-entered: a connection served to the end at once frees its place
+   * inside this loop, which then goes on, rather than recursing as deep as
+   * the queue is long.
+   */
+  take(): void {
+    if (this.taking) return
+    this.taking = true
+    try {
+      while (this.active.size < this.threads) {
+        const next = Queue.takeUnsafe(this.queue)
+        if (next === undefined || next._tag === "Failure") return
+        this.serve(next.value)
+      }
+    } finally {
+      this.taking = false
+    }
+  }
+
+  private serve(socket: net.Socket): void {
+    const connection = Connection.makeUnsafe(socket, this.serving.path)
+    this.active.set(socket, undefined)
+    // A client that stops sending mid-request would otherwise hold a place
+    // for ever.
+    this.reading.start(socket)
+    if (this.serving.traced) {
+      const request = Tracing.span("SimpleIpc.accept", this.serving.path, connection.readMessage(this.serving))
+      return this.respond(socket, connection, request)
+    }
+    let read = true
+    const stopReading = connection.readMessageUnsafe(this.serving, (result) => {
+      read = false
+      this.active.set(socket, undefined)
+      this.respond(socket, connection, result instanceof Uint8Array ? Effect.succeed(result) : Effect.fail(result))
+    })
+    if (read) this.active.set(socket, stopReading)
+  }
+
+  private respond(socket: net.Socket, connection: Connection.Connection, request: Effect.Effect<Uint8Array, ReadError>): void {
+    const fiber = this.fork(exchange(socket, connection, request, this.reading, this.serving))
+    this.responding.add(fiber)
+    fiber.addObserver(() => {
+      this.responding.delete(fiber)
+      this.release(socket)
+    })
+  }
+
+  private release(socket: net.Socket): void {
+    this.reading.stop(socket)
+    this.active.delete(socket)
+    socket.destroy()
+    if (this.active.size === 0) this.onIdle?.()
+    this.take()
+  }
+
+  /**
+   * At a stop, drops the connections whose client has not sent a byte yet:
+   * their request has not begun, so nothing is lost.
+   */
+  dropUnstarted(): void {
+    for (const socket of this.active.keys()) {
+      if (socket.bytesRead === 0) socket.destroy(shutdownError)
+    }
+  }
+
+  /** Completes when no connection is being served. */
+  readonly idle: Effect.Effect<void> = Effect.callback<void>((resume) => {
+    if (this.active.size === 0) return resume(Effect.void)
+    this.onIdle = () => resume(Effect.void)
+    return Effect.sync(() => {
+      this.onIdle = undefined
+    })
+  })
+
+  /** Ends what is still running: the reads are stopped, the responses interrupted. */
+  readonly interrupt: Effect.Effect<void> = Effect.suspend(() => {
+    for (const [socket, stopReading] of this.active) {
+      if (stopReading === undefined) continue
+      stopReading()
+      this.release(socket)
+    }
+    return Fiber.interruptAll(this.responding)
+  })
+}
+
+/**
+ * The request (read, or its failure), the application and the response, as
+ * one effect. Never fails: whatever goes wrong ends this connection only,
+ * and is counted and logged by its reason.
+ */
+const exchange = <E, R>(
+  socket: net.Socket,
+  connection: Connection.Connection,
+  request: Effect.Effect<Uint8Array, ReadError>,
   reading: IdleWatch,
-  active: Set<net.Socket>,
-  limits: Limits
-) =>
-(socket: net.Socket): Effect.Effect<void, never, R> => {
-  active.add(socket)
-  const connection = Connection.makeUnsafe(socket, path)
+  serving: Serving<E, R>
+): Effect.Effect<void, never, R> => {
+  const { handler, handlerTimeout, metrics, stop } = serving
   let bytesOut = 0
   const reply: Reply = (chunk) => {
     const bytes = toBytes(chunk)
@@ -345,20 +468,13 @@ const serveConnection = <E, R>(
     bytesOut += bytes.length
     return connection.write(PktLine.frame(bytes))
   }
-  // A client that stops sending mid-request would otherwise hold a worker
-  // for ever.
-  reading.start(socket)
-  const run = limits.handlerTimeout === undefined
+  const run = handlerTimeout === undefined
     ? handler
-    : (request: Uint8Array, reply: Reply) => Effect.timeout(handler(request, reply), limits.handlerTimeout!)
+    : (request: Uint8Array, reply: Reply) => Effect.timeout(handler(request, reply), handlerTimeout)
   // A client that hangs up before sending anything (a probe, "is anyone
   // listening?") or a malformed or incomplete request ends at the read,
   // without reaching the application.
-  const served = Tracing.spanIfTraced(
-    "SimpleIpc.accept",
-    path,
-    Connection.readMessage(connection, { maxBytes: limits.maxBytes })
-  ).pipe(
+  const served = request.pipe(
     Effect.flatMap((request) => {
       reading.stop(socket)
       metrics.bytesIn(request.length)
@@ -386,14 +502,9 @@ const serveConnection = <E, R>(
         default:
           return Effect.logDebug(`connection dropped: ${reason}`, cause)
       }
-    }),
-    Effect.ensuring(Effect.sync(() => {
-      reading.stop(socket)
-      active.delete(socket)
-      socket.destroy()
-    }))
+    })
   )
-  return Tracing.spanIfTraced("SimpleIpc.serve", path, served)
+  return serving.traced ? Tracing.span("SimpleIpc.serve", serving.path, served) : served
 }
 
 /** Classifies why a connection ended without being served. */

@@ -57,6 +57,18 @@ export interface Connection {
    */
   readonly readMessage: (options?: PktLine.CollectOptions) => Effect.Effect<Uint8Array, SocketError | PktLine.PktLineError>
   /**
+   * {@link readMessage} for callback code: `done` is called once, with the
+   * message or the error, possibly before this returns. Returns a function
+   * that stops the read without calling `done`.
+   *
+   * For a server that reads a request in the socket's own callbacks, with
+   * no fiber waiting, and starts one only for the application.
+   */
+  readonly readMessageUnsafe: (
+    options: PktLine.CollectOptions | undefined,
+    done: (result: Uint8Array | SocketError | PktLine.PktLineError) => void
+  ) => () => void
+  /**
    * Starts reading the first message the peer sends as batches of payload
    * pieces, decoded as the bytes arrive. The pull fails with `Cause.Done`
    * after the message's last packet; input that ends before it is an
@@ -114,6 +126,14 @@ interface LentReads {
 const lentReads = (buffer: Uint8Array): LentReads => {
   const early: Array<Uint8Array> = []
   return { buffer, early, onRead: (piece) => void early.push(copyOf(piece)) }
+}
+
+const ignore = () => {}
+
+/** Calls `done` with `result` now; nothing is left to stop. */
+const settled = <A>(done: (result: A) => void, result: A) => {
+  done(result)
+  return ignore
 }
 
 const make = (socket: net.Socket, path: string, lent?: LentReads): Connection => {
@@ -178,37 +198,42 @@ const make = (socket: net.Socket, path: string, lent?: LentReads): Connection =>
     return Effect.flatMap(woken, () => read)
   })
 
+  const stopReading = () => {
+    consumer = undefined
+    wake = undefined
+  }
+  const readMessageUnsafe = (
+    options: PktLine.CollectOptions | undefined,
+    done: (result: Uint8Array | SocketError | PktLine.PktLineError) => void
+  ): () => void => {
+    const collector = new PktLine.MessageCollector(options)
+    while (pending.length > 0) {
+      const chunk = pending.shift()!
+      pendingBytes -= chunk.length
+      const result = collector.push(chunk)
+      if (result !== undefined) return settled(done, result)
+    }
+    if (socket.isPaused()) socket.resume()
+    if (failure !== undefined) return settled(done, readError())
+    if (ended) return settled(done, collector.end())
+    const finish = (result: Uint8Array | SocketError | PktLine.PktLineError) => {
+      stopReading()
+      done(result)
+    }
+    consumer = (chunk, borrowed) => {
+      // The collector keeps views of what it is given.
+      const result = collector.push(borrowed ? copyOf(chunk) : chunk)
+      if (result !== undefined) finish(result)
+    }
+    wake = () => finish(failure !== undefined ? readError() : collector.end())
+    return stopReading
+  }
+
   const readMessage = (options?: PktLine.CollectOptions) =>
-    Effect.suspend((): Effect.Effect<Uint8Array, SocketError | PktLine.PktLineError> => {
-      const collector = new PktLine.MessageCollector(options)
-      const settle = (result: Uint8Array | PktLine.PktLineError) =>
-        result instanceof PktLine.PktLineError ? Effect.fail(result) : Effect.succeed(result)
-      while (pending.length > 0) {
-        const chunk = pending.shift()!
-        pendingBytes -= chunk.length
-        const result = collector.push(chunk)
-        if (result !== undefined) return settle(result)
-      }
-      if (socket.isPaused()) socket.resume()
-      if (failure !== undefined) return Effect.fail(readError())
-      if (ended) return Effect.fail(collector.end())
-      return Effect.callback<Uint8Array, SocketError | PktLine.PktLineError>((resume) => {
-        const finish = (effect: Effect.Effect<Uint8Array, SocketError | PktLine.PktLineError>) => {
-          consumer = undefined
-          wake = undefined
-          resume(effect)
-        }
-        consumer = (chunk, borrowed) => {
-          // The collector keeps views of what it is given.
-          const result = collector.push(borrowed ? copyOf(chunk) : chunk)
-          if (result !== undefined) finish(settle(result))
-        }
-        wake = () => finish(failure !== undefined ? Effect.fail(readError()) : Effect.fail(collector.end()))
-        return Effect.sync(() => {
-          consumer = undefined
-          wake = undefined
-        })
-      })
+    Effect.callback<Uint8Array, SocketError | PktLine.PktLineError>((resume) => {
+      const stop = readMessageUnsafe(options, (result) =>
+        resume(result instanceof Uint8Array ? Effect.succeed(result) : Effect.fail(result)))
+      return Effect.sync(stop)
     })
 
   const payloads = (options?: { readonly lend?: boolean }) => {
@@ -375,7 +400,7 @@ const make = (socket: net.Socket, path: string, lent?: LentReads): Connection =>
       return until("finish", () => socket.writableFinished ? Effect.void : Effect.fail(writeError(failure)))
     })
 
-  return { path, socket, read, readMessage, payloads, write, end }
+  return { path, socket, read, readMessage, readMessageUnsafe, payloads, write, end }
 }
 
 /**
@@ -448,7 +473,6 @@ export interface ConnectOptions {
   readonly readBuffer?: Uint8Array | undefined
 }
 
-const ignore = () => {}
 
 const connectSocket = (
   path: string,

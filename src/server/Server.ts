@@ -245,9 +245,14 @@ interface Recorder {
 }
 
 const recorder = (socket: string, context: Context.Context<never>): Recorder => {
+  // The attributes go into the context once: `Metric.withAttributes` would
+  // build a new context on every update.
   const bind = (metric: Metric.Counter<number>, attributes: Record<string, string>) => {
-    const series = Metric.withAttributes(metric, attributes)
-    return (n: number) => series.updateUnsafe(n, context)
+    const tagged = Context.add(context, Metric.CurrentMetricAttributes, {
+      ...Context.get(context, Metric.CurrentMetricAttributes),
+      ...attributes
+    })
+    return (n: number) => metric.updateUnsafe(n, tagged)
   }
   const accepted = bind(ServerMetrics.accepted, { socket })
   const served = bind(ServerMetrics.served, { socket })

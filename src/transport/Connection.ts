@@ -36,6 +36,9 @@ export class SocketError extends Data.TaggedError("SocketError")<{
 }
 
 /**
+ * A connection's operations are methods: call them on the connection
+ * (`connection.write(...)`), not detached from it.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -55,7 +58,7 @@ export interface Connection {
    * ends before the message does is an error, as is a message longer than
    * `maxBytes`; bytes after the message are left unread.
    */
-  readonly readMessage: (options?: PktLine.CollectOptions) => Effect.Effect<Uint8Array, SocketError | PktLine.PktLineError>
+  readMessage(options?: PktLine.CollectOptions): Effect.Effect<Uint8Array, SocketError | PktLine.PktLineError>
   /**
    * {@link readMessage} for callback code: `done` is called once, with the
    * message or the error, possibly before this returns. Returns a function
@@ -64,10 +67,10 @@ export interface Connection {
    * For a server that reads a request in the socket's own callbacks, with
    * no fiber waiting, and starts one only for the application.
    */
-  readonly readMessageUnsafe: (
+  readMessageUnsafe(
     options: PktLine.CollectOptions | undefined,
     done: (result: Uint8Array | SocketError | PktLine.PktLineError) => void
-  ) => () => void
+  ): () => void
   /**
    * Starts reading the first message the peer sends as batches of payload
    * pieces, decoded as the bytes arrive. The pull fails with `Cause.Done`
@@ -79,15 +82,15 @@ export interface Connection {
    * socket is not read again until then. Otherwise every piece is the
    * caller's to keep.
    */
-  readonly payloads: (options?: { readonly lend?: boolean }) => Pull.Pull<Arr.NonEmptyReadonlyArray<Uint8Array>, SocketError | PktLine.PktLineError>
+  payloads(options?: { readonly lend?: boolean }): Pull.Pull<Arr.NonEmptyReadonlyArray<Uint8Array>, SocketError | PktLine.PktLineError>
   /** Writes buffers in order, as one batch; waits while the socket is full. */
-  readonly write: (chunks: ReadonlyArray<Uint8Array>) => Effect.Effect<void, SocketError>
+  write(chunks: ReadonlyArray<Uint8Array>): Effect.Effect<void, SocketError>
   /**
    * Writes `last` (if given) and half-closes our side, waiting until
    * everything written has been handed to the kernel (not for the
    * shutdown itself: closing the socket afterwards loses nothing).
    */
-  readonly end: (last?: Uint8Array) => Effect.Effect<void, SocketError>
+  end(last?: Uint8Array): Effect.Effect<void, SocketError>
 }
 
 /** Buffers smaller than this are gathered with their neighbours into one write. */
@@ -136,107 +139,145 @@ const settled = <A>(done: (result: A) => void, result: A) => {
   return ignore
 }
 
-const make = (socket: net.Socket, path: string, lent?: LentReads): Connection => {
-  let pending: Array<Uint8Array> = lent?.early ?? []
-  let pendingBytes = pending.reduce((n, piece) => n + piece.length, 0)
-  let ended = false
-  let failure: unknown = undefined
-  let wake: (() => void) | undefined = undefined
+/** Where a connection's pieces go while a message is being read. */
+type Consumer = (chunk: Uint8Array, borrowed: boolean) => void
+
+const flushLater = (connection: SocketConnection) => connection.flushGathered()
+
+/**
+ * A connection's state lives in one object and its operations on the
+ * prototype: a server makes one per request, and a closure per operation
+ * would cost more than the rest of the connection's set-up.
+ */
+class SocketConnection implements Connection {
+  readonly path: string
+  readonly socket: net.Socket
+  private pending: Array<Uint8Array>
+  private pendingBytes: number
+  private ended = false
+  private failure: unknown = undefined
+  private wake: (() => void) | undefined = undefined
   // While a message is being read, pieces go straight to its reader.
   // `borrowed` pieces are views of the connection's read buffer: whoever
   // keeps one past the call must copy it.
-  let consumer: ((chunk: Uint8Array, borrowed: boolean) => void) | undefined = undefined
-  const notify = () => {
-    const w = wake
-    wake = undefined
-    w?.()
+  private consumer: Consumer | undefined = undefined
+  // Small writes made in the same tick (a header and its payload, the
+  // replies of a handler that does not wait, a response's last packet and
+  // its flush) are gathered and leave as one buffer in one system call at
+  // the end of the tick: copying a few small buffers costs far less than a
+  // system call each, or than the kernel's gather of many pieces. Nothing
+  // waits longer than the tick, so a streamed response still streams.
+  // Large buffers are written as they are, after what was gathered.
+  private gathered: Array<Uint8Array> = []
+  private gatheredBytes = 0
+
+  constructor(socket: net.Socket, path: string, lent?: LentReads) {
+    this.socket = socket
+    this.path = path
+    this.pending = lent?.early ?? []
+    this.pendingBytes = this.pending.reduce((n, piece) => n + piece.length, 0)
+    socket.on("data", (chunk: Buffer) => this.onData(chunk, false))
+    if (lent !== undefined) lent.onRead = (piece) => this.onData(piece, true)
+    const onEnd = () => {
+      this.ended = true
+      this.notify()
+    }
+    socket.on("end", onEnd)
+    socket.on("close", onEnd)
+    socket.on("error", (error) => {
+      this.failure ??= error
+      this.notify()
+    })
   }
-  const onData = (chunk: Uint8Array, borrowed: boolean) => {
-    if (consumer !== undefined) return consumer(chunk, borrowed)
+
+  private notify(): void {
+    const wake = this.wake
+    this.wake = undefined
+    wake?.()
+  }
+
+  private onData(chunk: Uint8Array, borrowed: boolean): void {
+    if (this.consumer !== undefined) return this.consumer(chunk, borrowed)
     const own = borrowed ? copyOf(chunk) : chunk
-    pending.push(own)
-    pendingBytes += own.length
-    if (pendingBytes > HIGH_WATER_MARK) socket.pause()
-    notify()
+    this.pending.push(own)
+    this.pendingBytes += own.length
+    if (this.pendingBytes > HIGH_WATER_MARK) this.socket.pause()
+    this.notify()
   }
-  socket.on("data", (chunk: Buffer) => onData(chunk, false))
-  if (lent !== undefined) lent.onRead = (piece) => onData(piece, true)
-  socket.on("end", () => {
-    ended = true
-    notify()
-  })
-  socket.on("close", () => {
-    ended = true
-    notify()
-  })
-  socket.on("error", (error) => {
-    failure ??= error
-    notify()
-  })
 
   /** Waits until the socket has news: data, its end, or an error. */
-  const woken = Effect.callback<void>((resume) => {
-    wake = () => resume(Effect.void)
-    return Effect.sync(() => {
-      wake = undefined
+  private woken(): Effect.Effect<void> {
+    return Effect.callback<void>((resume) => {
+      this.wake = () => resume(Effect.void)
+      return Effect.sync(() => {
+        this.wake = undefined
+      })
     })
-  })
-
-  const readError = () =>
-    new SocketError({ path, operation: "read", errno: errnoOf(failure), reason: String((failure as Error).message) })
-
-  const read: Effect.Effect<ReadonlyArray<Uint8Array>, SocketError | Cause.Done> = Effect.suspend(() => {
-    if (pending.length > 0) {
-      const out = pending
-      pending = []
-      pendingBytes = 0
-      if (socket.isPaused()) socket.resume()
-      return Effect.succeed(out)
-    }
-    if (failure !== undefined) return Effect.fail(readError())
-    if (ended) return Cause.done()
-    return Effect.flatMap(woken, () => read)
-  })
-
-  const stopReading = () => {
-    consumer = undefined
-    wake = undefined
   }
-  const readMessageUnsafe = (
+
+  private readError(): SocketError {
+    const failure = this.failure
+    return new SocketError({ path: this.path, operation: "read", errno: errnoOf(failure), reason: String((failure as Error).message) })
+  }
+
+  get read(): Effect.Effect<ReadonlyArray<Uint8Array>, SocketError | Cause.Done> {
+    return Effect.suspend(() => {
+      if (this.pending.length > 0) {
+        const out = this.pending
+        this.pending = []
+        this.pendingBytes = 0
+        if (this.socket.isPaused()) this.socket.resume()
+        return Effect.succeed(out)
+      }
+      if (this.failure !== undefined) return Effect.fail(this.readError())
+      if (this.ended) return Cause.done()
+      return Effect.flatMap(this.woken(), () => this.read)
+    })
+  }
+
+  private readonly stopReading = () => {
+    this.consumer = undefined
+    this.wake = undefined
+  }
+
+  readMessageUnsafe(
     options: PktLine.CollectOptions | undefined,
     done: (result: Uint8Array | SocketError | PktLine.PktLineError) => void
-  ): () => void => {
+  ): () => void {
     const collector = new PktLine.MessageCollector(options)
-    while (pending.length > 0) {
-      const chunk = pending.shift()!
-      pendingBytes -= chunk.length
+    while (this.pending.length > 0) {
+      const chunk = this.pending.shift()!
+      this.pendingBytes -= chunk.length
       const result = collector.push(chunk)
       if (result !== undefined) return settled(done, result)
     }
-    if (socket.isPaused()) socket.resume()
-    if (failure !== undefined) return settled(done, readError())
-    if (ended) return settled(done, collector.end())
+    if (this.socket.isPaused()) this.socket.resume()
+    if (this.failure !== undefined) return settled(done, this.readError())
+    if (this.ended) return settled(done, collector.end())
     const finish = (result: Uint8Array | SocketError | PktLine.PktLineError) => {
-      stopReading()
+      this.stopReading()
       done(result)
     }
-    consumer = (chunk, borrowed) => {
+    this.consumer = (chunk, borrowed) => {
       // The collector keeps views of what it is given.
       const result = collector.push(borrowed ? copyOf(chunk) : chunk)
       if (result !== undefined) finish(result)
     }
-    wake = () => finish(failure !== undefined ? readError() : collector.end())
-    return stopReading
+    this.wake = () => finish(this.failure !== undefined ? this.readError() : collector.end())
+    return this.stopReading
   }
 
-  const readMessage = (options?: PktLine.CollectOptions) =>
-    Effect.callback<Uint8Array, SocketError | PktLine.PktLineError>((resume) => {
-      const stop = readMessageUnsafe(options, (result) =>
+  readMessage(options?: PktLine.CollectOptions): Effect.Effect<Uint8Array, SocketError | PktLine.PktLineError> {
+    return Effect.callback<Uint8Array, SocketError | PktLine.PktLineError>((resume) => {
+      const stop = this.readMessageUnsafe(options, (result) =>
         resume(result instanceof Uint8Array ? Effect.succeed(result) : Effect.fail(result)))
       return Effect.sync(stop)
     })
+  }
 
-  const payloads = (options?: { readonly lend?: boolean }) => {
+  payloads(options?: { readonly lend?: boolean }): Pull.Pull<Arr.NonEmptyReadonlyArray<Uint8Array>, SocketError | PktLine.PktLineError> {
+    const connection = this
+    const socket = this.socket
     const lend = options?.lend === true
     const decoder = new PktLine.PacketDecoder(true)
     let batch: Array<Uint8Array> = []
@@ -263,7 +304,7 @@ const make = (socket: net.Socket, path: string, lent?: LentReads): Connection =>
         batchBytes += payload.length
       }
       // The message is over: what follows it is not ours to read.
-      consumer = undefined
+      connection.consumer = undefined
     }
     const onPiece = (piece: Uint8Array, borrowed: boolean) => {
       const lent = borrowed && lend
@@ -275,15 +316,15 @@ const make = (socket: net.Socket, path: string, lent?: LentReads): Connection =>
         lending = true
         socket.pause()
       } else if (batchBytes > HIGH_WATER_MARK) socket.pause()
-      notify()
+      connection.notify()
     }
-    consumer = onPiece
-    for (const chunk of pending) {
-      if (consumer === undefined) break
+    this.consumer = onPiece
+    for (const chunk of this.pending) {
+      if (this.consumer === undefined) break
       decode(chunk)
     }
-    pending = []
-    pendingBytes = 0
+    this.pending = []
+    this.pendingBytes = 0
 
     const pull: Pull.Pull<Arr.NonEmptyReadonlyArray<Uint8Array>, SocketError | PktLine.PktLineError> = Effect.suspend(() => {
       if (batch.length > 0) {
@@ -295,25 +336,27 @@ const make = (socket: net.Socket, path: string, lent?: LentReads): Connection =>
       }
       if (malformed !== undefined) return Effect.fail(malformed)
       if (finished) return Cause.done()
-      if (failure !== undefined) return Effect.fail(readError())
-      if (ended) return Effect.fail(decoder.endOfMessage())
+      if (connection.failure !== undefined) return Effect.fail(connection.readError())
+      if (connection.ended) return Effect.fail(decoder.endOfMessage())
       // Pulling again means the last lent batch has been read.
       if (lending || socket.isPaused()) {
         lending = false
         socket.resume()
       }
-      return Effect.flatMap(woken, () => pull)
+      return Effect.flatMap(connection.woken(), () => pull)
     })
     return pull
   }
 
-  const writeError = (error: unknown) =>
-    new SocketError({
-      path,
+  private writeError(): SocketError {
+    const error = this.failure
+    return new SocketError({
+      path: this.path,
       operation: "write",
       errno: errnoOf(error),
       reason: error === undefined ? "the connection is closed" : String((error as Error).message)
     })
+  }
 
   /**
    * Waits for `event` on the socket; if the socket closes first, the
@@ -321,8 +364,9 @@ const make = (socket: net.Socket, path: string, lent?: LentReads): Connection =>
    * during the call that causes them, so the listeners are in place in
    * time.
    */
-  const until = (event: "drain" | "finish", onClose: () => Effect.Effect<void, SocketError>) =>
-    Effect.callback<void, SocketError>((resume) => {
+  private until(event: "drain" | "finish", onClose: () => Effect.Effect<void, SocketError>) {
+    const socket = this.socket
+    return Effect.callback<void, SocketError>((resume) => {
       const onEvent = () => done(Effect.void)
       const onClosed = () => done(onClose())
       const off = () => {
@@ -337,59 +381,56 @@ const make = (socket: net.Socket, path: string, lent?: LentReads): Connection =>
       socket.on("close", onClosed)
       return Effect.sync(off)
     })
+  }
 
-  /** Waits until the socket can take more, or fails if it died meanwhile. */
-  const drained = until("drain", () => Effect.fail(writeError(failure)))
-
-  // Small writes made in the same tick (a header and its payload, the
-  // replies of a handler that does not wait, a response's last packet and
-  // its flush) are gathered and leave as one buffer in one system call at
-  // the end of the tick: copying a few small buffers costs far less than a
-  // system call each, or than the kernel's gather of many pieces. Nothing
-  // waits longer than the tick, so a streamed response still streams.
-  // Large buffers are written as they are, after what was gathered.
-  let gathered: Array<Uint8Array> = []
-  let gatheredBytes = 0
-  const release = (last?: Uint8Array): Uint8Array | undefined => {
-    if (last !== undefined && gatheredBytes > 0) {
-      gathered.push(last)
-      gatheredBytes += last.length
+  /** Takes what was gathered, with `last` after it, as one buffer. */
+  private release(last?: Uint8Array): Uint8Array | undefined {
+    if (last !== undefined && this.gatheredBytes > 0) {
+      this.gathered.push(last)
+      this.gatheredBytes += last.length
     } else if (last !== undefined) return last
-    if (gatheredBytes === 0) return undefined
-    const out = gathered.length === 1 ? gathered[0]! : Buffer.concat(gathered, gatheredBytes)
-    gathered = []
-    gatheredBytes = 0
+    if (this.gatheredBytes === 0) return undefined
+    const out = this.gathered.length === 1 ? this.gathered[0]! : Buffer.concat(this.gathered, this.gatheredBytes)
+    this.gathered = []
+    this.gatheredBytes = 0
     return out
   }
-  const flushGathered = () => {
-    const out = release()
+
+  flushGathered(): void {
+    const out = this.release()
+    const socket = this.socket
     if (out !== undefined && !socket.destroyed && !socket.writableEnded) socket.write(out)
   }
-  const write = (chunks: ReadonlyArray<Uint8Array>): Effect.Effect<void, SocketError> =>
-    Effect.suspend(() => {
-      if (failure !== undefined || socket.destroyed || socket.writableEnded) return Effect.fail(writeError(failure))
+
+  write(chunks: ReadonlyArray<Uint8Array>): Effect.Effect<void, SocketError> {
+    return Effect.suspend(() => {
+      const socket = this.socket
+      if (this.failure !== undefined || socket.destroyed || socket.writableEnded) return Effect.fail(this.writeError())
       if (chunks.some((chunk) => chunk.length >= GATHER_LIMIT)) {
         // A large payload goes as it is, with what was gathered before it
         // and the headers around it, in one gathered system call.
         socket.cork()
-        flushGathered()
+        this.flushGathered()
         for (const chunk of chunks) socket.write(chunk)
         socket.uncork()
       } else {
         for (const chunk of chunks) {
-          if (gatheredBytes === 0) process.nextTick(flushGathered)
-          gathered.push(chunk)
-          gatheredBytes += chunk.length
-          if (gatheredBytes >= GATHER_LIMIT) flushGathered()
+          if (this.gatheredBytes === 0) process.nextTick(flushLater, this)
+          this.gathered.push(chunk)
+          this.gatheredBytes += chunk.length
+          if (this.gatheredBytes >= GATHER_LIMIT) this.flushGathered()
         }
       }
-      return socket.writableNeedDrain ? drained : Effect.void
+      // Waits until the socket can take more, or fails if it died meanwhile.
+      return socket.writableNeedDrain ? this.until("drain", () => Effect.fail(this.writeError())) : Effect.void
     })
+  }
 
-  const end = (last?: Uint8Array) =>
-    Effect.suspend(() => {
-      if (failure !== undefined || socket.destroyed) return Effect.fail(writeError(failure))
-      const out = release(last)
+  end(last?: Uint8Array): Effect.Effect<void, SocketError> {
+    return Effect.suspend(() => {
+      const socket = this.socket
+      if (this.failure !== undefined || socket.destroyed) return Effect.fail(this.writeError())
+      const out = this.release(last)
       if (out === undefined) socket.end()
       else socket.end(out)
       // Written at once (the usual case): every byte is with the kernel and
@@ -397,11 +438,12 @@ const make = (socket: net.Socket, path: string, lent?: LentReads): Connection =>
       // socket can be closed now without losing anything. Otherwise wait
       // until the rest has left the process.
       if (socket.writableLength === 0) return Effect.void
-      return until("finish", () => socket.writableFinished ? Effect.void : Effect.fail(writeError(failure)))
+      return this.until("finish", () => socket.writableFinished ? Effect.void : Effect.fail(this.writeError()))
     })
-
-  return { path, socket, read, readMessage, readMessageUnsafe, payloads, write, end }
+  }
 }
+
+const make = (socket: net.Socket, path: string, lent?: LentReads): Connection => new SocketConnection(socket, path, lent)
 
 /**
  * Connects to the socket at `path`, without waiting or retrying: the caller

@@ -2,16 +2,17 @@
  * Startup, shutdown, stolen sockets, overload and resource hygiene.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Duration, Effect, Exit, Fiber, Layer, Scope, Stream } from "effect"
+import { Deferred, Duration, Effect, Exit, Fiber, Layer, Logger, Metric, References, Scope, Stream } from "effect"
 import * as fs from "node:fs"
 import * as net from "node:net"
 import * as nodePath from "node:path"
 import * as Client from "../../src/client/Client.ts"
 import * as Server from "../../src/server/Server.ts"
+import * as ServerMetrics from "../../src/server/ServerMetrics.ts"
 import * as TestApplication from "../../src/testapp/TestApplication.ts"
 import { text } from "../support/bytes.ts"
 import { killAndWait, startDaemon } from "../support/child.ts"
-import { baseline, openFds } from "../support/raw.ts"
+import { baseline, exchange, openFds, waitUntil } from "../support/raw.ts"
 import { warmUp } from "../support/warmUp.ts"
 import { socketPath, tempDir } from "../support/tempdir.ts"
 
@@ -266,6 +267,83 @@ describe("serving", () => {
       yield* Server.make(path, Server.streamHandler((request) => Stream.make(request, request, new Uint8Array(0), request)))
       const chunks = yield* Stream.runCollect(Client.requestStream(path, "ab"))
       assert.strictEqual(chunks.map(text).join(""), "ababab")
+    }))
+})
+
+describe("the worker pool", () => {
+  it.live("at most `threads` requests are served at once; the others wait their turn and are all served", () =>
+    Effect.gen(function*() {
+      const path = yield* socketPath()
+      let running = 0
+      let most = 0
+      const twoIn = yield* Deferred.make<void>()
+      const release = yield* Deferred.make<void>()
+      const handler: Server.Handler<never> = (request, reply) =>
+        Effect.gen(function*() {
+          running++
+          most = Math.max(most, running)
+          if (running === 2) yield* Deferred.succeed(twoIn, undefined)
+          yield* Deferred.await(release)
+          yield* Effect.orDie(reply(request))
+          running--
+        })
+      yield* Server.make(path, handler, { threads: 2 })
+      const requests = yield* Effect.forkChild(Effect.forEach(
+        ["a", "b", "c", "d", "e", "f"],
+        (name) => Effect.map(Client.request(path, name), text),
+        { concurrency: "unbounded" }
+      ))
+      yield* Deferred.await(twoIn)
+      // Every connection is in the server's hands (taken or queued) before
+      // the first two may finish.
+      yield* waitUntil(Effect.map(
+        Metric.value(Metric.withAttributes(ServerMetrics.accepted, { socket: path })),
+        (state) => state.count === 6
+      ))
+      yield* Deferred.succeed(release, undefined)
+      assert.deepStrictEqual(yield* Fiber.join(requests), ["a", "b", "c", "d", "e", "f"])
+      assert.strictEqual(most, 2)
+    }))
+
+  it.live("when the grace period runs out, a running handler is interrupted and a request still arriving is cut off; nothing is left open", () =>
+    Effect.gen(function*() {
+      const path = yield* socketPath()
+      yield* warmUp(path)
+      const settled = baseline()
+      const entered = yield* Deferred.make<void>()
+      const interrupted = yield* Deferred.make<void>()
+      const handler: Server.Handler<never> = () =>
+        Effect.andThen(Deferred.succeed(entered, undefined), Effect.never).pipe(
+          Effect.onInterrupt(() => Deferred.succeed(interrupted, undefined))
+        )
+      const scope = yield* Scope.make()
+      yield* Scope.provide(Server.make(path, handler, { gracePeriod: Duration.millis(100) }), scope)
+      // A request whose length promises nine bytes, of which two come.
+      const partial = yield* Effect.forkChild(exchange(path, new TextEncoder().encode("0009pi")))
+      const hung = yield* Effect.forkChild(Effect.exit(Client.request(path, "hang")))
+      yield* Deferred.await(entered)
+      yield* Scope.close(scope, Exit.void)
+      yield* Deferred.await(interrupted)
+      assert.isTrue(Exit.isFailure(yield* Fiber.join(hung)))
+      const cut = yield* Fiber.join(partial)
+      assert.isTrue(cut.closed)
+      assert.strictEqual(cut.response.length, 0)
+      assert.isFalse(fs.existsSync(path))
+      yield* settled
+    }))
+
+  it.live("what a handler logs carries the server's socket path", () =>
+    Effect.gen(function*() {
+      const path = yield* socketPath()
+      const annotations: Array<Record<string, unknown>> = []
+      const logger = Logger.make(({ fiber, message }) => {
+        if (String(message) === "handling") annotations.push({ ...fiber.getRef(References.CurrentLogAnnotations) })
+      })
+      const handler: Server.Handler<never> = (_request, reply) =>
+        Effect.andThen(Effect.log("handling"), Effect.orDie(reply("ok")))
+      yield* Server.make(path, handler).pipe(Effect.provide(Logger.layer([logger])))
+      assert.strictEqual(yield* ping(path), "ok")
+      assert.deepStrictEqual(annotations, [{ socket: path }])
     }))
 })
 

@@ -1,7 +1,12 @@
 /**
- * The server side of Simple IPC: a pool of workers serving one request per
- * connection, with Git's lifecycle (asynchronous stop, await, run) built as
- * fibers in the server's scope.
+ * The server side of Simple IPC: at most `threads` connections served at
+ * once (Git's worker threads), one request each, with Git's lifecycle
+ * (asynchronous stop, await, run) built as fibers in the server's scope.
+ *
+ * A connection's request is read in its socket's callbacks; a whole
+ * request gets a fiber of its own for the application and the response,
+ * forked in the server's context and interrupted when the server's grace
+ * period runs out.
  *
  * @since 0.1.0
  */

@@ -76,6 +76,13 @@ export const implementations: Record<string, Implementation> = {
     note: "this library's server, and a client reading the streamed response with Client.requestForEach " +
       "(pieces lent from one reused read buffer, each valid until its callback completes)"
   },
+  "raw-node+effect": {
+    serverArgs: (socketPath) => [here("./ipc/raw-node/server.ts"), socketPath],
+    clientScript: here("./ipc/raw-node/client-effect-loaded.ts"),
+    workloads: ["W3b", "W4"],
+    note: "the raw-node server and client, the client in a process that has imported this library (and so " +
+      "Effect) without using it: the cost of an Effect-sized heap alone to a client that allocates a buffer per read"
+  },
   "effect-rpc": {
     serverArgs: (socketPath) => [here("./ipc/effect-rpc/server.ts"), socketPath],
     clientScript: here("./ipc/effect-rpc/client.ts"),

@@ -58,9 +58,13 @@ export type Reply = (chunk: Uint8Array | string) => Effect.Effect<void, Connecti
  * included). When it returns, the server ends the response with a flush and
  * closes the connection. Returning {@link Quit} then stops the server.
  *
- * A handler that fails or dies ends its own connection without a flush (the
- * client sees an incomplete response, not a short one); the error is logged
- * and the server goes on.
+ * A handler that fails, dies or is interrupted ends its own connection
+ * without a flush (the client sees an incomplete response, not a short
+ * one); a failure is logged, and the server goes on.
+ *
+ * Each request runs in a fiber of its own, so fibers a handler forks as
+ * children end with its response. Work that must outlive the response
+ * belongs in a longer scope (`Effect.forkIn`, or a service's own fibers).
  *
  * @since 0.1.0
  * @category models
@@ -130,7 +134,7 @@ export interface Server {
    * once; callable from a handler, another fiber or a signal handler.
    */
   readonly stop: Effect.Effect<void>
-  /** Waits until the server has stopped and every worker has finished. */
+  /** Waits until the server has stopped and every response has ended. */
   readonly join: Effect.Effect<void>
 }
 

@@ -188,6 +188,8 @@ class SocketConnection implements Connection {
       this.failure ??= error
       this.notify()
     })
+    // A socket closed before it was handed over will never emit again.
+    if (socket.destroyed) this.ended = true
   }
 
   private notify(): void {

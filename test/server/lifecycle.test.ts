@@ -328,8 +328,52 @@ describe("the worker pool", () => {
       const cut = yield* Fiber.join(partial)
       assert.isTrue(cut.closed)
       assert.strictEqual(cut.response.length, 0)
+      // It was cut off by the end of the grace period, not dropped at the
+      // stop as a connection that had sent nothing would be.
+      const shutdownDrops = yield* Metric.value(
+        Metric.withAttributes(ServerMetrics.dropped, { socket: path, reason: "shutdown" })
+      )
+      assert.strictEqual(shutdownDrops.count, 0)
       assert.isFalse(fs.existsSync(path))
       yield* settled
+    }))
+
+  it.live("fibers a handler forks as children end with its response; one forked into a longer scope goes on", () =>
+    Effect.gen(function*() {
+      const path = yield* socketPath()
+      const childStarted = yield* Deferred.make<void>()
+      const childEnded = yield* Deferred.make<void>()
+      const outer = yield* Scope.make()
+      let detached: Fiber.Fiber<never> | undefined
+      const handler: Server.Handler<never> = (_request, reply) =>
+        Effect.gen(function*() {
+          yield* Effect.forkChild(
+            Effect.andThen(Deferred.succeed(childStarted, undefined), Effect.never).pipe(
+              Effect.onInterrupt(() => Deferred.succeed(childEnded, undefined))
+            )
+          )
+          detached = yield* Effect.forkIn(Effect.never, outer)
+          yield* Deferred.await(childStarted)
+          yield* Effect.orDie(reply("ok"))
+        })
+      yield* Server.make(path, handler)
+      assert.strictEqual(yield* ping(path), "ok")
+      yield* Deferred.await(childEnded)
+      assert.isUndefined(detached!.pollUnsafe())
+      yield* Scope.close(outer, Exit.void)
+      assert.isTrue(Exit.hasInterrupts(yield* Fiber.await(detached!)))
+    }))
+
+  it.live("a handler that interrupts itself ends its own connection only; its place serves the next request", () =>
+    Effect.gen(function*() {
+      const path = yield* socketPath()
+      const handler: Server.Handler<never> = (request, reply) =>
+        text(request) === "interrupt" ? Effect.interrupt : Effect.orDie(reply("ok"))
+      yield* Server.make(path, handler, { threads: 1 })
+      const error = yield* Effect.flip(Client.request(path, "interrupt"))
+      assert.strictEqual(error._tag, "PktLineError")
+      assert.strictEqual(yield* ping(path), "ok")
+      assert.strictEqual(yield* ping(path), "ok")
     }))
 
   it.live("what a handler logs carries the server's socket path", () =>

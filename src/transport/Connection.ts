@@ -99,6 +99,9 @@ const GATHER_LIMIT = 16 * 1024
 /** Unread bytes above which the socket is paused until the reader catches up. */
 const HIGH_WATER_MARK = 1024 * 1024
 
+/** What Node reads at once: a read this long left more in the kernel. */
+const FULL_READ = 64 * 1024
+
 
 /**
  * Wraps a connected socket. The caller owns the socket and must destroy it
@@ -207,13 +210,20 @@ class SocketConnection implements Connection {
     this.notify()
   }
 
-  /** Waits until the socket has news: data, its end, or an error. */
+  private waiting: Effect.Effect<void> | undefined = undefined
+
+  /**
+   * Waits until the socket has news: data, its end, or an error. Built once
+   * per connection: a stream waits once per read.
+   */
   private woken(): Effect.Effect<void> {
-    return Effect.callback<void>((resume) => {
+    if (this.waiting !== undefined) return this.waiting
+    const unwake = Effect.sync(() => {
+      this.wake = undefined
+    })
+    return this.waiting = Effect.callback<void>((resume) => {
       this.wake = () => resume(Effect.void)
-      return Effect.sync(() => {
-        this.wake = undefined
-      })
+      return unwake
     })
   }
 
@@ -318,6 +328,22 @@ class SocketConnection implements Connection {
         lending = true
         socket.pause()
       } else if (batchBytes > HIGH_WATER_MARK) socket.pause()
+      else if (piece.length >= FULL_READ && !finished && malformed === undefined) {
+        // A read that filled Node's whole read buffer means the kernel
+        // holds more, which the event loop reads before it goes on: waking
+        // the reader after that (once) hands it all those reads in one
+        // step rather than one step per read.
+        if (!wakeLater) {
+          wakeLater = true
+          setImmediate(wakeNow)
+        }
+        return
+      }
+      connection.notify()
+    }
+    let wakeLater = false
+    const wakeNow = () => {
+      wakeLater = false
       connection.notify()
     }
     this.consumer = onPiece
@@ -345,8 +371,9 @@ class SocketConnection implements Connection {
         lending = false
         socket.resume()
       }
-      return Effect.flatMap(connection.woken(), () => pull)
+      return wait
     })
+    const wait = Effect.flatMap(connection.woken(), () => pull)
     return pull
   }
 

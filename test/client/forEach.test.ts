@@ -157,4 +157,44 @@ describe("a connection with a read buffer", () => {
       )
       assert.deepStrictEqual(Buffer.from(PktLine.concat(chunks)), Buffer.from(payload))
     }))
+
+  it.live("read as a stream, hands over what full reads brought before more comes, when more comes only after", () =>
+    Effect.gen(function*() {
+      const path = yield* socketPath()
+      const payload = new Uint8Array(400_000).map((_, i) => i % 251)
+      const message = PktLine.encodeMessageBytes(payload)
+      // Sends two full reads' worth of the message at once (each read fills
+      // Node's 64 KiB read buffer), and the rest only once the client has
+      // shown it received the first 100 000 payload bytes.
+      const firstPart = 2 * 64 * 1024
+      let sendRest: () => void = () => {}
+      const gate = new Promise<void>((resolve) => {
+        sendRest = resolve
+      })
+      yield* Effect.acquireRelease(
+        Effect.callback<net.Server>((resume) => {
+          const server = net.createServer((socket) => {
+            socket.on("error", () => {})
+            socket.once("data", () => {
+              socket.write(message.subarray(0, firstPart))
+              void gate.then(() => socket.end(message.subarray(firstPart)))
+            })
+          })
+          server.listen(path, () => resume(Effect.succeed(server)))
+        }),
+        (server) => Effect.callback<void>((resume) => void server.close(() => resume(Effect.void)))
+      )
+      let received = 0
+      const chunks = yield* Client.requestStream(path, "ping").pipe(
+        Stream.tap((chunk) =>
+          Effect.sync(() => {
+            received += chunk.length
+            if (received >= 100_000) sendRest()
+          })
+        ),
+        Stream.runCollect,
+        Effect.timeoutOrElse({ duration: "5 seconds", orElse: () => Effect.die("the first part was never handed over") })
+      )
+      assert.deepStrictEqual(Buffer.from(PktLine.concat(chunks)), Buffer.from(payload))
+    }))
 })

@@ -90,7 +90,7 @@ export const streamHandler = <E, R>(
  * @since 0.1.0
  * @category models
  */
-export interface Options extends Omit<Listener.Options, "onAccept"> {
+export interface Options extends Omit<Listener.Options, "onAccept" | "take"> {
   /** How many requests are served at once (Git's `nr_threads`). Default 5, at least 1. */
   readonly threads?: number | undefined
   /** Accepted connections waiting for a worker; a connection beyond it is closed at once. Default `threads × 100`. */
@@ -166,10 +166,11 @@ export const make = <E, R>(
     const listener = yield* Listener.make(path, {
       ...options,
       queueCapacity: options?.queueCapacity ?? threads * 100,
+      take: (socket) => pool?.offer(socket) === true,
       onAccept: (outcome) => {
         metrics.accepted()
         if (outcome === "refused") metrics.dropped("queue_full")
-        else pool?.take()
+        else if (outcome === "queued") pool?.take()
       }
     })
     const stopRequested = yield* Deferred.make<void>()
@@ -394,6 +395,16 @@ class Pool<E, R> {
     } finally {
       this.taking = false
     }
+  }
+
+  /**
+   * Serves a connection at once if a place is free and none is waiting
+   * (waiting ones go first); otherwise it is for the queue.
+   */
+  offer(socket: net.Socket): boolean {
+    if (this.active.size >= this.threads || Queue.sizeUnsafe(this.queue) > 0) return false
+    this.serve(socket)
+    return true
   }
 
   private serve(socket: net.Socket): void {

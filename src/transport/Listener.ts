@@ -75,8 +75,15 @@ export interface Options {
    * limit beyond the queue's.
    */
   readonly maxConnections?: number | undefined
-  /** Called for each accepted connection: whether it was queued or refused (queue full). */
-  readonly onAccept?: ((outcome: "queued" | "refused") => void) | undefined
+  /**
+   * Offered each accepted connection before it is queued; answering `true`
+   * takes it, and it never enters {@link Listener.accepted}. For a server
+   * with a free place and an empty queue: a queue's hand-over costs more
+   * than serving the connection at once.
+   */
+  readonly take?: ((socket: net.Socket) => boolean) | undefined
+  /** Called for each accepted connection: whether it was taken at once, queued, or refused (queue full). */
+  readonly onAccept?: ((outcome: "taken" | "queued" | "refused") => void) | undefined
   /** How long a starter's `<path>.lock` may be held before it is considered stale. Default 60 s. */
   readonly lockStaleAfter?: Duration.Input | undefined
 }
@@ -115,6 +122,8 @@ export interface Listener {
 }
 
 
+
+const ignore = () => {}
 
 const failed = (path: string, error: unknown) =>
   new ListenError({ path, reason: "Failed", errno: errnoOf(error) ?? "EIO", detail: String((error as Error).message) })
@@ -259,7 +268,11 @@ export const make = (
         Effect.sync(() => {
           server.on("connection", (socket: net.Socket) => {
             // An unhandled error event on any socket would crash the process.
-            socket.on("error", () => {})
+            socket.on("error", ignore)
+            if (options?.take?.(socket) === true) {
+              options.onAccept?.("taken")
+              return
+            }
             // A full queue means the server is overloaded: refusing at once
             // lets the client fail fast instead of waiting in line forever.
             if (!Queue.offerUnsafe(queue, socket)) {

@@ -5,14 +5,14 @@
  * @since 0.1.0
  */
 
-const encoder = new TextEncoder()
-
 /**
  * Requests and replies may be given as text: it goes on the wire as UTF-8.
+ * (`Buffer.from` takes short text from Node's shared pool, where
+ * `TextEncoder` allocates each time.)
  *
  * @since 0.1.0
  */
-export const toBytes = (data: Uint8Array | string): Uint8Array => typeof data === "string" ? encoder.encode(data) : data
+export const toBytes = (data: Uint8Array | string): Uint8Array => typeof data === "string" ? Buffer.from(data, "utf8") : data
 
 /**
  * A copy of `bytes` in memory of its own. (`Buffer#slice` makes a view, so

@@ -21,31 +21,38 @@ const ioTurn = Effect.promise(() => new Promise<void>((resolve) => setImmediate(
 class Enough extends Data.TaggedError("Enough")<{ readonly pieces: number }> {}
 
 /**
- * A server that answers every request with `response` written in pieces
- * of `sizes` bytes (cycled), one per event-loop turn, so that headers and
- * payloads are split across the client's reads.
+ * A server at `path` that hands each connection to `answer` once the first
+ * bytes of its request arrive.
  */
-const tricklingServer = (path: string, response: Uint8Array, sizes: ReadonlyArray<number>) =>
+const peer = (path: string, answer: (socket: net.Socket) => void) =>
   Effect.acquireRelease(
     Effect.callback<net.Server>((resume) => {
       const server = net.createServer((socket) => {
         socket.on("error", () => {})
-        socket.once("data", () => {
-          let at = 0
-          let i = 0
-          const next = () => {
-            if (at >= response.length) return socket.end()
-            const n = sizes[i++ % sizes.length]!
-            socket.write(response.subarray(at, at + n), () => setImmediate(next))
-            at += n
-          }
-          next()
-        })
+        socket.once("data", () => answer(socket))
       })
       server.listen(path, () => resume(Effect.succeed(server)))
     }),
     (server) => Effect.callback<void>((resume) => void server.close(() => resume(Effect.void)))
   )
+
+/**
+ * A server that answers every request with `response` written in pieces
+ * of `sizes` bytes (cycled), one per event-loop turn, so that headers and
+ * payloads are split across the client's reads.
+ */
+const tricklingServer = (path: string, response: Uint8Array, sizes: ReadonlyArray<number>) =>
+  peer(path, (socket) => {
+    let at = 0
+    let i = 0
+    const next = () => {
+      if (at >= response.length) return socket.end()
+      const n = sizes[i++ % sizes.length]!
+      socket.write(response.subarray(at, at + n), () => setImmediate(next))
+      at += n
+    }
+    next()
+  })
 
 describe("Client.requestForEach", () => {
   it.live("hands over every piece of a large response, each a view of one buffer and intact until its effect completes", () =>
@@ -138,16 +145,7 @@ describe("a connection with a read buffer", () => {
       const path = yield* socketPath()
       const payload = new Uint8Array(300_000).map((_, i) => i % 253)
       // Answers, then stays: only the message's own end can end the stream.
-      yield* Effect.acquireRelease(
-        Effect.callback<net.Server>((resume) => {
-          const server = net.createServer((socket) => {
-            socket.on("error", () => {})
-            socket.once("data", () => socket.write(PktLine.encodeMessageBytes(payload)))
-          })
-          server.listen(path, () => resume(Effect.succeed(server)))
-        }),
-        (server) => Effect.callback<void>((resume) => void server.close(() => resume(Effect.void)))
-      )
+      yield* peer(path, (socket) => socket.write(PktLine.encodeMessageBytes(payload)))
       const connection = yield* Effect.acquireRelease(
         Connection.open(path, { send: PktLine.encodeMessageChunks(bytes("ping")), readBuffer: new Uint8Array(16 * 1024) }),
         (connection) => Effect.sync(() => connection.socket.destroy())
@@ -171,19 +169,10 @@ describe("a connection with a read buffer", () => {
       const gate = new Promise<void>((resolve) => {
         sendRest = resolve
       })
-      yield* Effect.acquireRelease(
-        Effect.callback<net.Server>((resume) => {
-          const server = net.createServer((socket) => {
-            socket.on("error", () => {})
-            socket.once("data", () => {
-              socket.write(message.subarray(0, firstPart))
-              void gate.then(() => socket.end(message.subarray(firstPart)))
-            })
-          })
-          server.listen(path, () => resume(Effect.succeed(server)))
-        }),
-        (server) => Effect.callback<void>((resume) => void server.close(() => resume(Effect.void)))
-      )
+      yield* peer(path, (socket) => {
+        socket.write(message.subarray(0, firstPart))
+        void gate.then(() => socket.end(message.subarray(firstPart)))
+      })
       let received = 0
       const chunks = yield* Client.requestStream(path, "ping").pipe(
         Stream.tap((chunk) =>

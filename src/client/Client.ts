@@ -17,7 +17,7 @@ import * as PktLine from "../framing/PktLine.ts"
 import * as Tracing from "../internal/Tracing.ts"
 import * as Connection from "../transport/Connection.ts"
 import type * as SocketPath from "../transport/SocketPath.ts"
-import { errnoOf, toBytes } from "../internal/Bytes.ts"
+import { errnoOf, NODE_READ_SIZE, toBytes } from "../internal/Bytes.ts"
 
 /**
  * What is at a socket path, as Git's `ipc_get_active_state` answers it.
@@ -359,9 +359,6 @@ const eachWithin = <A, E, R>(path: string, stream: Stream.Stream<A, E, R>, timeo
     orElse: () => Stream.fail(timedOut(path, timeout))
   })
 
-/** Size of the buffer {@link requestForEach} reads into: what Node reads at once. */
-const READ_BUFFER_SIZE = 64 * 1024
-
 /**
  * One round trip whose response is handed to `f` piece by piece as it
  * arrives, read into one buffer reused for every read. Nothing is allocated
@@ -391,7 +388,7 @@ export const requestForEach = <E, R>(
       send: PktLine.encodeMessageChunks(toBytes(request)),
       // A plain Uint8Array, not a Buffer: the pieces are its views, and
       // `piece.slice()` must copy, as it does for a Uint8Array.
-      readBuffer: new Uint8Array(READ_BUFFER_SIZE)
+      readBuffer: new Uint8Array(NODE_READ_SIZE)
     }),
     (connection) =>
       Stream.runForEach(

@@ -1,5 +1,5 @@
 /**
- * Text and errno helpers shared by the client, the server and the
+ * Byte, text and errno helpers shared by the client, the server and the
  * transport.
  *
  * @since 0.1.0
@@ -28,3 +28,11 @@ export const copyOf = (bytes: Uint8Array): Uint8Array => Uint8Array.prototype.sl
  * @since 0.1.0
  */
 export const errnoOf = (error: unknown): string | undefined => (error as NodeJS.ErrnoException | undefined)?.code
+
+/**
+ * How much Node reads from a socket at once (its default read buffer). A
+ * read this long most likely left more in the kernel.
+ *
+ * @since 0.2.0
+ */
+export const NODE_READ_SIZE = 64 * 1024

@@ -15,7 +15,7 @@ import type * as Arr from "effect/Array"
 import * as net from "node:net"
 import * as PktLine from "../framing/PktLine.ts"
 import * as SocketPath from "./SocketPath.ts"
-import { copyOf, errnoOf } from "../internal/Bytes.ts"
+import { copyOf, errnoOf, NODE_READ_SIZE } from "../internal/Bytes.ts"
 
 /**
  * A socket operation failed: the peer went away while we wrote (`EPIPE`,
@@ -98,10 +98,6 @@ const GATHER_LIMIT = 16 * 1024
 
 /** Unread bytes above which the socket is paused until the reader catches up. */
 const HIGH_WATER_MARK = 1024 * 1024
-
-/** What Node reads at once: a read this long left more in the kernel. */
-const FULL_READ = 64 * 1024
-
 
 /**
  * Wraps a connected socket. The caller owns the socket and must destroy it
@@ -328,7 +324,7 @@ class SocketConnection implements Connection {
         lending = true
         socket.pause()
       } else if (batchBytes > HIGH_WATER_MARK) socket.pause()
-      else if (piece.length >= FULL_READ && !finished && malformed === undefined) {
+      else if (piece.length >= NODE_READ_SIZE && !finished && malformed === undefined) {
         // A read that filled Node's whole read buffer means the kernel
         // holds more, which the event loop reads before it goes on: waking
         // the reader after that (once) hands it all those reads in one

@@ -121,8 +121,6 @@ export interface Listener {
   readonly remove: Effect.Effect<void>
 }
 
-
-
 const ignore = () => {}
 
 const failed = (path: string, error: unknown) =>

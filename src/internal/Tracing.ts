@@ -7,16 +7,6 @@ import * as Effect from "effect/Effect"
 import * as Tracer from "effect/Tracer"
 
 /**
- * Wraps `effect` in a span named `name` with a `socket` attribute, but only
- * when a tracer is installed: a span costs on every request (several
- * microseconds), and without a tracer nobody could see it.
- *
- * @since 0.1.0
- */
-export const spanIfTraced = <A, E, R>(name: string, socket: string, effect: Effect.Effect<A, E, R>) =>
-  ifTraced(() => span(name, socket, effect), () => effect)
-
-/**
  * Wraps `effect` in a span named `name` with a `socket` attribute. The
  * location is fixed, so no stack trace is captured.
  *

@@ -14,6 +14,7 @@ import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
+import * as Exit from "effect/Exit"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
@@ -176,17 +177,7 @@ export const make = <E, R>(
     const stopRequested = yield* Deferred.make<void>()
     const finished = yield* Deferred.make<void>()
     const stop = Effect.asVoid(Deferred.succeed(stopRequested, undefined))
-    const idleMs = Duration.toMillis(options?.requestIdleTimeout ?? Duration.seconds(10))
-    const reading = new IdleWatch(idleMs)
-    // One sweep over the connections still sending their request, rather
-    // than a timer per connection: timers cost more per request than the
-    // whole sweep does per interval.
-    if (Number.isFinite(idleMs) && idleMs > 0) {
-      yield* Effect.forkScoped(
-        Effect.repeat(Effect.sync(() => reading.sweep(Date.now())), Schedule.spaced(Duration.millis(Math.min(idleMs / 4, 1000))))
-      )
-    }
-    pool = new Pool(threads, listener.accepted, reading, Effect.runForkWith(context), {
+    pool = new Pool(threads, listener.accepted, Effect.runForkWith(context), {
       path,
       handler,
       stop,
@@ -195,6 +186,19 @@ export const make = <E, R>(
       maxBytes: options?.maxRequestBytes ?? defaultMaxRequestBytes,
       handlerTimeout: options?.handlerTimeout
     })
+    const idleMs = Duration.toMillis(options?.requestIdleTimeout ?? Duration.seconds(10))
+    // One sweep over the connections still sending their request, rather
+    // than a timer per connection: timers cost more per request than the
+    // whole sweep does per interval.
+    if (Number.isFinite(idleMs) && idleMs > 0) {
+      const sweeping = pool
+      yield* Effect.forkScoped(
+        Effect.repeat(
+          Effect.sync(() => sweeping.sweep(Date.now(), idleMs)),
+          Schedule.spaced(Duration.millis(Math.min(idleMs / 4, 1000)))
+        )
+      )
+    }
     // Connections that arrived while the server was being set up wait in
     // the listener's queue.
     pool.take()
@@ -283,35 +287,6 @@ const recorder = (socket: string, context: Context.Context<never>): Recorder => 
   }
 }
 
-/**
- * The connections still sending their request, with when each last made
- * progress; a sweep drops those idle for too long.
- */
-class IdleWatch {
-  private readonly sockets = new Map<net.Socket, { bytes: number; since: number }>()
-  private readonly idleMs: number
-  constructor(idleMs: number) {
-    this.idleMs = idleMs
-  }
-  start(socket: net.Socket): void {
-    this.sockets.set(socket, { bytes: socket.bytesRead, since: Date.now() })
-  }
-  stop(socket: net.Socket): void {
-    this.sockets.delete(socket)
-  }
-  sweep(now: number): void {
-    for (const [socket, seen] of this.sockets) {
-      if (socket.bytesRead !== seen.bytes) {
-        seen.bytes = socket.bytesRead
-        seen.since = now
-      } else if (now - seen.since >= this.idleMs) {
-        this.sockets.delete(socket)
-        socket.destroy(idleError)
-      }
-    }
-  }
-}
-
 const coded = (message: string, code: string) => Object.assign(new Error(message), { code })
 const shutdownError = coded("the server is stopping", "ESHUTDOWN")
 const idleError = coded("no request bytes for too long", "ETIMEDOUT")
@@ -339,40 +314,50 @@ interface Serving<E, R> {
   readonly handlerTimeout: Duration.Input | undefined
 }
 
-type ReadError = Connection.SocketError | PktLine.PktLineError
+/**
+ * One of the pool's places, reused from connection to connection: the
+ * connection it serves and how far it has got.
+ */
+class Place {
+  socket: net.Socket | undefined = undefined
+  /** Whether the request is still being read (the idle watch's concern). */
+  reading = false
+  /** Stops the read of the request in callbacks, or the wait for the response's end. */
+  cancel: (() => void) | undefined = undefined
+  /** The application and the response, while they run. */
+  fiber: Fiber.Fiber<unknown, unknown> | undefined = undefined
+  /** For the idle watch: `socket.bytesRead` at the last sweep (-1: not seen yet), and since when. */
+  seen = -1
+  since = 0
+}
+
+type Fork<R> = <A, E>(effect: Effect.Effect<A, E, R>) => Fiber.Fiber<A, E>
 
 /**
  * At most `threads` connections served at once (Git's worker threads),
  * taken from the listener's queue in order.
  *
  * A request is read in the socket's own callbacks, and only a whole one
- * gets a fiber, for the application and the response: no fiber waits on a
- * socket, and a handler that answers at once runs without a turn of the
- * event loop. Every fiber is the pool's, interrupted at the end of the
- * grace period.
+ * gets a fiber, for the application; the response's end is written from
+ * the fiber's observer. No fiber waits on a socket, and a handler that
+ * answers at once runs without a turn of the event loop. Places are
+ * reused, so serving a connection builds no collection entries.
  */
 class Pool<E, R> {
-  /** The connections taken, each with how to stop reading its request while it is read. */
-  private readonly active = new Map<net.Socket, (() => void) | undefined>()
-  private readonly responding = new Set<Fiber.Fiber<void>>()
+  /** Every place made so far (at most `threads`), and those free. */
+  private readonly places: Array<Place> = []
+  private readonly free: Array<Place> = []
+  private busy = 0
   private taking = false
   private onIdle: (() => void) | undefined = undefined
   private readonly threads: number
   private readonly queue: Queue.Dequeue<net.Socket, Cause.Done>
-  private readonly reading: IdleWatch
-  private readonly fork: (effect: Effect.Effect<void, never, R>) => Fiber.Fiber<void>
+  private readonly fork: Fork<R>
   private readonly serving: Serving<E, R>
 
-  constructor(
-    threads: number,
-    queue: Queue.Dequeue<net.Socket, Cause.Done>,
-    reading: IdleWatch,
-    fork: (effect: Effect.Effect<void, never, R>) => Fiber.Fiber<void>,
-    serving: Serving<E, R>
-  ) {
+  constructor(threads: number, queue: Queue.Dequeue<net.Socket, Cause.Done>, fork: Fork<R>, serving: Serving<E, R>) {
     this.threads = threads
     this.queue = queue
-    this.reading = reading
     this.fork = fork
     this.serving = serving
   }
@@ -387,7 +372,7 @@ class Pool<E, R> {
     if (this.taking) return
     this.taking = true
     try {
-      while (this.active.size < this.threads) {
+      while (this.busy < this.threads) {
         const next = Queue.takeUnsafe(this.queue)
         if (next === undefined || next._tag === "Failure") return
         this.serve(next.value)
@@ -402,45 +387,148 @@ class Pool<E, R> {
    * (waiting ones go first); otherwise it is for the queue.
    */
   offer(socket: net.Socket): boolean {
-    if (this.active.size >= this.threads || Queue.sizeUnsafe(this.queue) > 0) return false
+    if (this.busy >= this.threads || Queue.sizeUnsafe(this.queue) > 0) return false
     this.serve(socket)
     return true
   }
 
   private serve(socket: net.Socket): void {
-    const connection = Connection.makeUnsafe(socket, this.serving.path)
-    this.active.set(socket, undefined)
-    // A client that stops sending mid-request would otherwise hold a place
-    // for ever.
-    this.reading.start(socket)
-    if (this.serving.traced) {
-      const request = Tracing.span("SimpleIpc.accept", this.serving.path, connection.readMessage(this.serving))
-      return this.respond(socket, connection, request)
+    let place = this.free.pop()
+    if (place === undefined) {
+      place = new Place()
+      this.places.push(place)
     }
-    let read = true
-    const stopReading = connection.readMessageUnsafe(this.serving, (result) => {
-      read = false
-      this.active.set(socket, undefined)
-      this.respond(socket, connection, result instanceof Uint8Array ? Effect.succeed(result) : Effect.fail(result))
+    this.busy++
+    place.socket = socket
+    // A client that stops sending mid-request would otherwise hold a place
+    // for ever: the idle watch looks at every place still reading.
+    place.reading = true
+    place.seen = -1
+    const connection = Connection.makeUnsafe(socket, this.serving.path)
+    if (this.serving.traced) return this.respond(place, connection, undefined)
+    // `done` may run before this returns, and the place may then already
+    // serve another connection: `pending` says whether the read is still ours.
+    let pending = true
+    const cancel = connection.readMessageUnsafe(this.serving, (result) => {
+      pending = false
+      place.cancel = undefined
+      if (result instanceof Uint8Array) return this.respond(place, connection, result)
+      // A client that hangs up before sending anything (a probe, "is
+      // anyone listening?") or a malformed or incomplete request ends
+      // here, without reaching the application.
+      this.release(place)
+      this.report(Cause.fail(result), socket)
     })
-    if (read) this.active.set(socket, stopReading)
+    if (pending) place.cancel = cancel
   }
 
-  private respond(socket: net.Socket, connection: Connection.Connection, request: Effect.Effect<Uint8Array, ReadError>): void {
-    const fiber = this.fork(exchange(socket, connection, request, this.reading, this.serving))
-    this.responding.add(fiber)
-    fiber.addObserver(() => {
-      this.responding.delete(fiber)
-      this.release(socket)
+  /** The request has been read; it no longer needs watching. */
+  private received(place: Place, request: Uint8Array): void {
+    place.reading = false
+    this.serving.metrics.bytesIn(request.length)
+  }
+
+  /**
+   * Runs the application in a fiber of its own. With a tracer, the fiber
+   * reads the request too (`request` undefined), inside the spans.
+   */
+  private respond(place: Place, connection: Connection.Connection, request: Uint8Array | undefined): void {
+    const { handler, handlerTimeout, path } = this.serving
+    let bytesOut = 0
+    const reply: Reply = (chunk) => {
+      const bytes = toBytes(chunk)
+      if (bytes.length === 0) return Effect.void
+      bytesOut += bytes.length
+      return connection.write(PktLine.frame(bytes))
+    }
+    const run = (request: Uint8Array) =>
+      handlerTimeout === undefined ? handler(request, reply) : Effect.timeout(handler(request, reply), handlerTimeout)
+    let application: Effect.Effect<void | typeof Quit, unknown, R>
+    if (request !== undefined) {
+      this.received(place, request)
+      application = run(request)
+    } else {
+      application = Tracing.span(
+        "SimpleIpc.serve",
+        path,
+        Effect.flatMap(Tracing.span("SimpleIpc.accept", path, connection.readMessage(this.serving)), (request) => {
+          this.received(place, request)
+          return run(request)
+        })
+      )
+    }
+    const fiber = this.fork(application)
+    place.fiber = fiber
+    fiber.addObserver((exit) => {
+      place.fiber = undefined
+      this.finish(place, connection, exit, bytesOut)
     })
   }
 
-  private release(socket: net.Socket): void {
-    this.reading.stop(socket)
-    this.active.delete(socket)
-    socket.destroy()
-    if (this.active.size === 0) this.onIdle?.()
+  /**
+   * After the application: a flush ends the response, then the connection
+   * is closed. One that failed, died or was interrupted is closed without
+   * a flush, so its client sees an incomplete response, not a short one.
+   */
+  private finish(
+    place: Place,
+    connection: Connection.Connection,
+    exit: Exit.Exit<void | typeof Quit, unknown>,
+    bytesOut: number
+  ): void {
+    const socket = connection.socket
+    if (exit._tag === "Failure") {
+      this.release(place)
+      if (!Cause.hasInterruptsOnly(exit.cause)) this.report(exit.cause, socket)
+      return
+    }
+    const { metrics, stop } = this.serving
+    let pending = true
+    const cancel = connection.endUnsafe(PktLine.flushBytes, (error) => {
+      pending = false
+      place.cancel = undefined
+      if (error === undefined) {
+        metrics.bytesOut(bytesOut)
+        metrics.served()
+      }
+      // A quit stands even if its client is gone before the flush.
+      if (exit.value === Quit) this.fork(stop)
+      this.release(place)
+      if (error !== undefined) this.report(Cause.fail(error), socket)
+    })
+    if (pending) place.cancel = cancel
+  }
+
+  /** Counts and logs, by its reason, why a connection ended unserved. */
+  private report(cause: Cause.Cause<unknown>, socket: net.Socket): void {
+    const reason = dropReason(cause, socket)
+    this.serving.metrics.dropped(reason)
+    this.fork(logDrop(reason, cause))
+  }
+
+  private release(place: Place): void {
+    place.socket?.destroy()
+    place.socket = undefined
+    place.reading = false
+    place.cancel = undefined
+    this.free.push(place)
+    this.busy--
+    if (this.busy === 0) this.onIdle?.()
     this.take()
+  }
+
+  /** Drops the connections that have sent no byte of their request for `idleMs`. */
+  sweep(now: number, idleMs: number): void {
+    for (const place of this.places) {
+      const socket = place.socket
+      if (socket === undefined || !place.reading) continue
+      if (socket.bytesRead !== place.seen) {
+        place.seen = socket.bytesRead
+        place.since = now
+      } else if (now - place.since >= idleMs) {
+        socket.destroy(idleError)
+      }
+    }
   }
 
   /**
@@ -448,88 +536,45 @@ class Pool<E, R> {
    * their request has not begun, so nothing is lost.
    */
   dropUnstarted(): void {
-    for (const socket of this.active.keys()) {
-      if (socket.bytesRead === 0) socket.destroy(shutdownError)
+    for (const place of this.places) {
+      if (place.reading && place.socket?.bytesRead === 0) place.socket.destroy(shutdownError)
     }
   }
 
   /** Completes when no connection is being served. */
   readonly idle: Effect.Effect<void> = Effect.callback<void>((resume) => {
-    if (this.active.size === 0) return resume(Effect.void)
+    if (this.busy === 0) return resume(Effect.void)
     this.onIdle = () => resume(Effect.void)
     return Effect.sync(() => {
       this.onIdle = undefined
     })
   })
 
-  /** Ends what is still running: the reads are stopped, the responses interrupted. */
+  /** Ends what is still running: reads and ends are stopped, applications interrupted. */
   readonly interrupt: Effect.Effect<void> = Effect.suspend(() => {
-    for (const [socket, stopReading] of this.active) {
-      if (stopReading === undefined) continue
-      stopReading()
-      this.release(socket)
+    const running: Array<Fiber.Fiber<unknown, unknown>> = []
+    for (const place of this.places) {
+      if (place.fiber !== undefined) running.push(place.fiber)
+      else if (place.socket !== undefined) {
+        place.cancel?.()
+        this.release(place)
+      }
     }
-    return Fiber.interruptAll(this.responding)
+    return Fiber.interruptAll(running)
   })
 }
 
-/**
- * The request (read, or its failure), the application and the response, as
- * one effect. Never fails: whatever goes wrong ends this connection only,
- * and is counted and logged by its reason.
- */
-const exchange = <E, R>(
-  socket: net.Socket,
-  connection: Connection.Connection,
-  request: Effect.Effect<Uint8Array, ReadError>,
-  reading: IdleWatch,
-  serving: Serving<E, R>
-): Effect.Effect<void, never, R> => {
-  const { handler, handlerTimeout, metrics, stop } = serving
-  let bytesOut = 0
-  const reply: Reply = (chunk) => {
-    const bytes = toBytes(chunk)
-    if (bytes.length === 0) return Effect.void
-    bytesOut += bytes.length
-    return connection.write(PktLine.frame(bytes))
+const logDrop = (reason: ServerMetrics.DropReason, cause: Cause.Cause<unknown>): Effect.Effect<void> => {
+  switch (reason) {
+    case "handler_failed":
+      return Effect.logError("request handler failed; connection closed", cause)
+    case "handler_timeout":
+    case "too_large":
+    case "idle_timeout":
+      return Effect.logWarning(`connection dropped: ${reason}`, cause)
+    default:
+      return Effect.logDebug(`connection dropped: ${reason}`, cause)
   }
-  const run = handlerTimeout === undefined
-    ? handler
-    : (request: Uint8Array, reply: Reply) => Effect.timeout(handler(request, reply), handlerTimeout)
-  // A client that hangs up before sending anything (a probe, "is anyone
-  // listening?") or a malformed or incomplete request ends at the read,
-  // without reaching the application.
-  const served = request.pipe(
-    Effect.flatMap((request) => {
-      reading.stop(socket)
-      metrics.bytesIn(request.length)
-      return run(request, reply)
-    }),
-    Effect.flatMap((result) => {
-      const end = Effect.map(connection.end(PktLine.flushBytes), () => {
-        metrics.bytesOut(bytesOut)
-        metrics.served()
-      })
-      // A quit stands even if its client is gone before the flush.
-      return result === Quit ? Effect.ensuring(end, stop) : end
-    }),
-    Effect.catchCause((cause) => {
-      if (Cause.hasInterruptsOnly(cause)) return Effect.failCause(cause as Cause.Cause<never>)
-      const reason = dropReason(cause, socket)
-      metrics.dropped(reason)
-      switch (reason) {
-        case "handler_failed":
-          return Effect.logError("request handler failed; connection closed", cause)
-        case "handler_timeout":
-        case "too_large":
-        case "idle_timeout":
-          return Effect.logWarning(`connection dropped: ${reason}`, cause)
-        default:
-          return Effect.logDebug(`connection dropped: ${reason}`, cause)
-      }
-    })
-  )
-  return serving.traced ? Tracing.span("SimpleIpc.serve", serving.path, served) : served
 }
 
 /** Classifies why a connection ended without being served. */

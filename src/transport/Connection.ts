@@ -91,6 +91,12 @@ export interface Connection {
    * shutdown itself: closing the socket afterwards loses nothing).
    */
   end(last?: Uint8Array): Effect.Effect<void, SocketError>
+  /**
+   * {@link end} for callback code: `done` is called once, with nothing or
+   * the error, possibly before this returns. Returns a function that stops
+   * waiting without calling `done`.
+   */
+  endUnsafe(last: Uint8Array | undefined, done: (error: SocketError | undefined) => void): () => void
 }
 
 /** Buffers smaller than this are gathered with their neighbours into one write. */
@@ -384,28 +390,28 @@ class SocketConnection implements Connection {
   }
 
   /**
-   * Waits for `event` on the socket; if the socket closes first, the
-   * outcome is `onClose()`. Socket events come from the event loop, never
-   * during the call that causes them, so the listeners are in place in
-   * time.
+   * Calls `done` once, at `event` on the socket, or with `closed` true if
+   * the socket closes first; returns what stops the wait. Socket events
+   * come from the event loop, never during the call that causes them, so
+   * the listeners are in place in time.
    */
-  private until(event: "drain" | "finish", onClose: () => Effect.Effect<void, SocketError>) {
+  private untilUnsafe(event: "drain" | "finish", done: (closed: boolean) => void): () => void {
     const socket = this.socket
-    return Effect.callback<void, SocketError>((resume) => {
-      const onEvent = () => done(Effect.void)
-      const onClosed = () => done(onClose())
-      const off = () => {
-        socket.off(event, onEvent)
-        socket.off("close", onClosed)
-      }
-      const done = (effect: Effect.Effect<void, SocketError>) => {
-        off()
-        resume(effect)
-      }
-      socket.on(event, onEvent)
-      socket.on("close", onClosed)
-      return Effect.sync(off)
-    })
+    const off = () => {
+      socket.off(event, onEvent)
+      socket.off("close", onClosed)
+    }
+    const onEvent = () => {
+      off()
+      done(false)
+    }
+    const onClosed = () => {
+      off()
+      done(true)
+    }
+    socket.on(event, onEvent)
+    socket.on("close", onClosed)
+    return off
   }
 
   /** Takes what was gathered, with `last` after it, as one buffer. */
@@ -447,24 +453,31 @@ class SocketConnection implements Connection {
         }
       }
       // Waits until the socket can take more, or fails if it died meanwhile.
-      return socket.writableNeedDrain ? this.until("drain", () => Effect.fail(this.writeError())) : Effect.void
+      if (!socket.writableNeedDrain) return Effect.void
+      return Effect.callback<void, SocketError>((resume) =>
+        Effect.sync(this.untilUnsafe("drain", (closed) => resume(closed ? Effect.fail(this.writeError()) : Effect.void)))
+      )
     })
   }
 
+  endUnsafe(last: Uint8Array | undefined, done: (error: SocketError | undefined) => void): () => void {
+    const socket = this.socket
+    if (this.failure !== undefined || socket.destroyed) return settled(done, this.writeError())
+    const out = this.release(last)
+    if (out === undefined) socket.end()
+    else socket.end(out)
+    // Written at once (the usual case): every byte is with the kernel and
+    // only the shutdown is pending, which nobody needs to wait for; the
+    // socket can be closed now without losing anything. Otherwise wait
+    // until the rest has left the process.
+    if (socket.writableLength === 0) return settled(done, undefined)
+    return this.untilUnsafe("finish", (closed) => done(closed && !socket.writableFinished ? this.writeError() : undefined))
+  }
+
   end(last?: Uint8Array): Effect.Effect<void, SocketError> {
-    return Effect.suspend(() => {
-      const socket = this.socket
-      if (this.failure !== undefined || socket.destroyed) return Effect.fail(this.writeError())
-      const out = this.release(last)
-      if (out === undefined) socket.end()
-      else socket.end(out)
-      // Written at once (the usual case): every byte is with the kernel and
-      // only the shutdown is pending, which nobody needs to wait for; the
-      // socket can be closed now without losing anything. Otherwise wait
-      // until the rest has left the process.
-      if (socket.writableLength === 0) return Effect.void
-      return this.until("finish", () => socket.writableFinished ? Effect.void : Effect.fail(this.writeError()))
-    })
+    return Effect.callback<void, SocketError>((resume) =>
+      Effect.sync(this.endUnsafe(last, (error) => resume(error === undefined ? Effect.void : Effect.fail(error))))
+    )
   }
 }
 

@@ -105,7 +105,9 @@ export interface Options extends Omit<Listener.Options, "onAccept" | "take"> {
   readonly maxRequestBytes?: number | undefined
   /**
    * A client that stops sending in the middle of its request is dropped
-   * after this long without a byte, freeing its worker. Default 10 s.
+   * after this long without a byte, freeing its worker. Checked every
+   * quarter of it (at most every second), so the drop comes up to two
+   * checks later. Default 10 s.
    */
   readonly requestIdleTimeout?: Duration.Input | undefined
   /**

@@ -166,15 +166,17 @@ export const frame = (chunk: Uint8Array): Array<Uint8Array> => {
   const out: Array<Uint8Array> = []
   for (let offset = 0; offset < chunk.length; offset += MAX_PAYLOAD_SIZE) {
     const size = Math.min(MAX_PAYLOAD_SIZE, chunk.length - offset)
+    // A chunk that fits one packet (the usual case) needs no view of itself.
+    const payload = size === chunk.length ? chunk : chunk.subarray(offset, offset + size)
     if (size <= COPY_THRESHOLD) {
       const packet = Buffer.allocUnsafe(size + 4)
       writeHeader(packet, 0, size + 4)
-      packet.set(chunk.subarray(offset, offset + size), 4)
+      packet.set(payload, 4)
       out.push(packet)
     } else {
       const header = Buffer.allocUnsafe(4)
       writeHeader(header, 0, size + 4)
-      out.push(header, chunk.subarray(offset, offset + size))
+      out.push(header, payload)
     }
   }
   return out
@@ -297,7 +299,10 @@ const EMPTY_DATA = data(EMPTY)
 export class PacketDecoder {
   private chunk: Uint8Array = EMPTY
   private pos = 0
-  private readonly header = new Uint8Array(4)
+  // A header split across input pieces, its bytes packed into one number
+  // (most significant first): a decoder per request is cheaper without a
+  // typed array of its own.
+  private headerBytes = 0
   private headerFilled = 0
   private payload: Uint8Array | undefined = undefined
   private payloadFilled = 0
@@ -342,12 +347,14 @@ export class PacketDecoder {
       this.pos = p + 4
     } else {
       while (this.headerFilled < 4 && this.pos < chunk.length) {
-        this.header[this.headerFilled++] = chunk[this.pos++]!
+        this.headerBytes = (this.headerBytes << 8) | chunk[this.pos++]!
+        this.headerFilled++
       }
       if (this.headerFilled < 4) return undefined
       this.headerFilled = 0
-      const h = this.header
-      length = decodeHeader(h[0]!, h[1]!, h[2]!, h[3]!)
+      const h = this.headerBytes
+      this.headerBytes = 0
+      length = decodeHeader((h >>> 24) & 255, (h >>> 16) & 255, (h >>> 8) & 255, h & 255)
     }
     if (typeof length !== "number") {
       if (length instanceof PktLineError) this.failure = length

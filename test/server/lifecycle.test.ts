@@ -10,6 +10,7 @@ import * as Client from "../../src/client/Client.ts"
 import * as Server from "../../src/server/Server.ts"
 import * as ServerMetrics from "../../src/server/ServerMetrics.ts"
 import * as TestApplication from "../../src/testapp/TestApplication.ts"
+import * as Connection from "../../src/transport/Connection.ts"
 import { text } from "../support/bytes.ts"
 import { killAndWait, startDaemon } from "../support/child.ts"
 import { baseline, exchange, openFds, waitUntil } from "../support/raw.ts"
@@ -374,6 +375,31 @@ describe("the worker pool", () => {
       assert.strictEqual(error._tag, "PktLineError")
       assert.strictEqual(yield* ping(path), "ok")
       assert.strictEqual(yield* ping(path), "ok")
+    }))
+
+  it.live("a reply kept past its response fails, and never reaches the next connection served in the same place", () =>
+    Effect.gen(function*() {
+      const path = yield* socketPath()
+      let kept: Server.Reply | undefined
+      const late = yield* Deferred.make<Exit.Exit<void, Connection.SocketError>>()
+      const handler: Server.Handler<never> = (request, reply) =>
+        Effect.gen(function*() {
+          if (text(request) === "first") {
+            kept = reply
+            return yield* Effect.orDie(reply("one"))
+          }
+          // The first request's reply, used while the second is served.
+          yield* Deferred.succeed(late, yield* Effect.exit(kept!("stray")))
+          yield* Effect.orDie(reply("two"))
+        })
+      yield* Server.make(path, handler, { threads: 1 })
+      assert.strictEqual(text(yield* Client.request(path, "first")), "one")
+      assert.strictEqual(text(yield* Client.request(path, "second")), "two")
+      const exit = yield* Deferred.await(late)
+      assert.isTrue(Exit.isFailure(exit))
+      const error = yield* Effect.flip(exit)
+      assert.instanceOf(error, Connection.SocketError)
+      assert.strictEqual(error.operation, "write")
     }))
 
   it.live("what a handler logs carries the server's socket path", () =>

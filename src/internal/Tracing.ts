@@ -26,5 +26,7 @@ export const ifTraced = <A, E, R, A2, E2, R2>(
   traced: () => Effect.Effect<A, E, R>,
   untraced: () => Effect.Effect<A2, E2, R2>
 ): Effect.Effect<A | A2, E | E2, R | R2> =>
-  Effect.flatMap(Effect.tracer, (tracer): Effect.Effect<A | A2, E | E2, R | R2> =>
-    tracer === Tracer.nativeTracer ? untraced() : traced())
+  // One step that reads the fiber's tracer, rather than a step for the
+  // tracer and another for what follows.
+  Effect.withFiber((fiber): Effect.Effect<A | A2, E | E2, R | R2> =>
+    fiber.getRef(Tracer.Tracer) === Tracer.nativeTracer ? untraced() : traced())

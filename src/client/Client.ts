@@ -167,47 +167,59 @@ const open = (
   path: string,
   options?: ConnectOptions & Connection.ConnectOptions
 ): Effect.Effect<Connection.Connection, ConnectError> =>
-  connecting(path, options, Effect.mapError(Connection.open(path, options), (error) => classify(path, error)))
+  connecting(path, options, Connection.open(path, options), (error) => classify(path, error))
 
 /**
  * Runs `attempt`, a connection attempt or more, again while it fails with
- * a {@link ConnectError} the options say to wait out.
+ * a {@link ConnectError} (as `failure` makes of its errors) the options say
+ * to wait out.
  */
-const connecting = <A, E>(
+const connecting = <A, E0, E>(
   path: string,
   options: ConnectOptions | undefined,
-  attempt: Effect.Effect<A, ConnectError | E>
+  attempt: Effect.Effect<A, E0>,
+  failure: (error: E0) => ConnectError | E
 ): Effect.Effect<A, ConnectError | E> => {
-  if (options?.waitIfBusy !== true && options?.waitIfNotFound !== true) return Effect.interruptible(attempt)
-  const retryable = (error: ConnectError | E) =>
-    error instanceof ConnectError && (
-      (error.state === "NotListening" && options.waitIfBusy === true) ||
-      (error.state === "PathNotFound" && options.waitIfNotFound === true)
-    )
+  if (options?.waitIfBusy !== true && options?.waitIfNotFound !== true) {
+    return Effect.interruptible(Effect.mapError(attempt, failure))
+  }
   // The retry policy is only built once a first attempt has failed: most
   // connections succeed at once, and building it costs several
-  // microseconds per request.
+  // microseconds per request. The first failure is mapped in the same
+  // step that decides whether to retry.
   return Effect.interruptible(
-    Effect.catch(attempt, (error) => retryable(error) ? retrying(path, attempt, retryable, options) : Effect.fail(error))
+    Effect.catch(attempt, (raw) => {
+      const error = failure(raw)
+      return retryable(error, options)
+        ? retrying(path, Effect.mapError(attempt, failure), options)
+        : Effect.fail(error)
+    })
   )
 }
 
-/** Attempts again every `retryInterval`, for up to `retryFor` in all, while `retryable` says so. */
+/** Whether the options say to wait out `error`. */
+const retryable = (error: unknown, options: ConnectOptions): boolean =>
+  error instanceof ConnectError && (
+    (error.state === "NotListening" && options.waitIfBusy === true) ||
+    (error.state === "PathNotFound" && options.waitIfNotFound === true)
+  )
+
+/** Attempts again every `retryInterval`, for up to `retryFor` in all, while the options say to wait. */
 const retrying = <A, E>(
   path: string,
   attempt: Effect.Effect<A, ConnectError | E>,
-  retryable: (error: ConnectError | E) => boolean,
   options: ConnectOptions
 ): Effect.Effect<A, ConnectError | E> => {
+  const waitOut = (error: ConnectError | E) => retryable(error, options)
   const interval = options.retryInterval ?? Duration.millis(50)
   const total = Duration.subtract(Duration.fromInputUnsafe(options.retryFor ?? Duration.seconds(1)), Duration.fromInputUnsafe(interval))
   return Effect.andThen(
     Effect.sleep(interval),
     attempt.pipe(
-      Effect.retry({ schedule: Schedule.spaced(interval).pipe(Schedule.upTo({ duration: total })), while: retryable }),
+      Effect.retry({ schedule: Schedule.spaced(interval).pipe(Schedule.upTo({ duration: total })), while: waitOut }),
       // Git answers "not listening" when time runs out, whatever the last attempt said.
       Effect.mapError((error) =>
-        error instanceof ConnectError && retryable(error)
+        error instanceof ConnectError && waitOut(error)
           ? new ConnectError({ path, state: "NotListening", ...(error.errno ? { errno: error.errno } : {}) })
           : error
       )
@@ -307,14 +319,10 @@ export const request = (
     ),
     () => withTimeout(
       path,
-      connecting(
-        path,
-        options,
-        Effect.mapError(Connection.roundTrip(path, send, collect), (error) =>
-          error._tag === "SocketPathError" || (error._tag === "SocketError" && error.operation === "connect")
-            ? classify(path, error)
-            : error)
-      ),
+      connecting(path, options, Connection.roundTrip(path, send, collect), (error) =>
+        error._tag === "SocketPathError" || (error._tag === "SocketError" && error.operation === "connect")
+          ? classify(path, error)
+          : error),
       options?.timeout
     )
   )

@@ -351,6 +351,8 @@ class Pool<E, R> {
   private readonly free: Array<Place> = []
   private busy = 0
   private taking = false
+  /** Set at the end of the grace period. */
+  private closed = false
   private onIdle: (() => void) | undefined = undefined
   private readonly threads: number
   private readonly queue: Queue.Dequeue<net.Socket, Cause.Done>
@@ -371,7 +373,7 @@ class Pool<E, R> {
    * the queue is long.
    */
   take(): void {
-    if (this.taking) return
+    if (this.taking || this.closed) return
     this.taking = true
     try {
       while (this.busy < this.threads) {
@@ -389,7 +391,7 @@ class Pool<E, R> {
    * (waiting ones go first); otherwise it is for the queue.
    */
   offer(socket: net.Socket): boolean {
-    if (this.busy >= this.threads || Queue.sizeUnsafe(this.queue) > 0) return false
+    if (this.closed || this.busy >= this.threads || Queue.sizeUnsafe(this.queue) > 0) return false
     this.serve(socket)
     return true
   }
@@ -443,8 +445,13 @@ class Pool<E, R> {
       bytesOut += bytes.length
       return connection.write(PktLine.frame(bytes))
     }
+    // Called inside the fiber (`suspend`), so that a handler that throws
+    // rather than failing is a defect of its own connection, as a failure
+    // is, and not an exception in a socket callback.
     const run = (request: Uint8Array) =>
-      handlerTimeout === undefined ? handler(request, reply) : Effect.timeout(handler(request, reply), handlerTimeout)
+      Effect.suspend(() =>
+        handlerTimeout === undefined ? handler(request, reply) : Effect.timeout(handler(request, reply), handlerTimeout)
+      )
     let application: Effect.Effect<void | typeof Quit, unknown, R>
     if (request !== undefined) {
       this.received(place, request)
@@ -528,6 +535,8 @@ class Pool<E, R> {
         place.seen = socket.bytesRead
         place.since = now
       } else if (now - place.since >= idleMs) {
+        // The read ends with this error and frees the place; not watched again meanwhile.
+        place.reading = false
         socket.destroy(idleError)
       }
     }
@@ -552,8 +561,13 @@ class Pool<E, R> {
     })
   })
 
-  /** Ends what is still running: reads and ends are stopped, applications interrupted. */
+  /**
+   * Ends what is still running: reads and ends are stopped, applications
+   * interrupted. Nothing is taken afterwards, not even from the places
+   * this frees.
+   */
   readonly interrupt: Effect.Effect<void> = Effect.suspend(() => {
+    this.closed = true
     const running: Array<Fiber.Fiber<unknown, unknown>> = []
     for (const place of this.places) {
       if (place.fiber !== undefined) running.push(place.fiber)

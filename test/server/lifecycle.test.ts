@@ -377,6 +377,23 @@ describe("the worker pool", () => {
       assert.strictEqual(yield* ping(path), "ok")
     }))
 
+  it.live("a handler that throws instead of failing ends its own connection only, counted as failed; its place serves the next request", () =>
+    Effect.gen(function*() {
+      const path = yield* socketPath()
+      const handler: Server.Handler<never> = (request, reply) => {
+        if (text(request) === "throw") throw new Error("a bug in the application")
+        return Effect.orDie(reply("ok"))
+      }
+      yield* Server.make(path, handler, { threads: 1 })
+      const error = yield* Effect.flip(Client.request(path, "throw"))
+      assert.strictEqual(error._tag, "PktLineError")
+      assert.strictEqual(yield* ping(path), "ok")
+      const failed = yield* Metric.value(
+        Metric.withAttributes(ServerMetrics.dropped, { socket: path, reason: "handler_failed" })
+      )
+      assert.strictEqual(failed.count, 1)
+    }))
+
   it.live("a reply kept past its response fails, and never reaches the next connection served in the same place", () =>
     Effect.gen(function*() {
       const path = yield* socketPath()

@@ -193,8 +193,9 @@ class SocketConnection implements Connection {
       this.failure ??= error
       this.notify()
     })
-    // A socket closed before it was handed over will never emit again.
-    if (socket.destroyed) this.ended = true
+    // A socket closed before it was handed over, or whose peer's end was
+    // read while it waited in a queue, will never emit `end` again.
+    if (socket.destroyed || socket.readableEnded) this.ended = true
   }
 
   private notify(): void {

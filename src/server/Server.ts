@@ -326,7 +326,7 @@ class Place {
   reading = false
   /** Stops the read of the request in callbacks, or the wait for the response's end. */
   cancel: (() => void) | undefined = undefined
-  /** The application and the response, while they run. */
+  /** The application, while it runs. */
   fiber: Fiber.Fiber<unknown, unknown> | undefined = undefined
   /** For the idle watch: `socket.bytesRead` at the last sweep (-1: not seen yet), and since when. */
   seen = -1
@@ -349,7 +349,6 @@ class Pool<E, R> {
   /** Every place made so far (at most `threads`), and those free. */
   private readonly places: Array<Place> = []
   private readonly free: Array<Place> = []
-  private busy = 0
   private taking = false
   /** Set at the end of the grace period. */
   private closed = false
@@ -358,6 +357,11 @@ class Pool<E, R> {
   private readonly queue: Queue.Dequeue<net.Socket, Cause.Done>
   private readonly fork: Fork<R>
   private readonly serving: Serving<E, R>
+
+  /** How many connections are being served: the places not free. */
+  private get busy(): number {
+    return this.places.length - this.free.length
+  }
 
   constructor(threads: number, queue: Queue.Dequeue<net.Socket, Cause.Done>, fork: Fork<R>, serving: Serving<E, R>) {
     this.threads = threads
@@ -402,7 +406,6 @@ class Pool<E, R> {
       place = new Place()
       this.places.push(place)
     }
-    this.busy++
     place.socket = socket
     // A client that stops sending mid-request would otherwise hold a place
     // for ever: the idle watch looks at every place still reading.
@@ -521,7 +524,6 @@ class Pool<E, R> {
     place.reading = false
     place.cancel = undefined
     this.free.push(place)
-    this.busy--
     if (this.busy === 0) this.onIdle?.()
     this.take()
   }

@@ -588,9 +588,15 @@ const atAddress = <A, E>(path: string, f: (address: string) => Effect.Effect<A, 
 
 /**
  * Hands `chunks` to a socket in one gathered write; on a socket still
- * connecting, they leave as soon as it is connected.
+ * connecting, they leave as soon as it is connected. A single buffer (a
+ * short request is framed into one) is written as it is: corking costs
+ * several microseconds of a round trip and gathers nothing.
  */
 const writeCorked = (socket: net.Socket, chunks: ReadonlyArray<Uint8Array>) => {
+  if (chunks.length === 1) {
+    socket.write(chunks[0]!)
+    return
+  }
   socket.cork()
   for (const chunk of chunks) socket.write(chunk)
   socket.uncork()

@@ -133,13 +133,13 @@ export const workloadSpecs = (quick: boolean): ReadonlyArray<WorkloadSpec> => [
   {
     id: "W3a",
     title: quick ? "W3a 5 MiB request" : "W3a 50 MiB request",
-    params: quick ? { bytes: 5 * MiB, reps: 1 } : { bytes: 50 * MiB, reps: 3 },
+    params: quick ? { bytes: 5 * MiB, reps: 1 } : { bytes: 50 * MiB, warmup: 20, reps: 5 },
     timeoutMs: 180_000
   },
   {
     id: "W3b",
     title: quick ? "W3b 10 MiB streamed response" : "W3b 100 MiB streamed response",
-    params: quick ? { bytes: 10 * MiB, reps: 1 } : { bytes: 100 * MiB, reps: 3 },
+    params: quick ? { bytes: 10 * MiB, reps: 1 } : { bytes: 100 * MiB, warmup: 10, reps: 5 },
     timeoutMs: 180_000
   },
   {

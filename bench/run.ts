@@ -26,6 +26,7 @@ const rows = [...codecRows, ...ipcRows]
 
 ipc.print(rows)
 console.log("ratio = value ÷ baseline value (codec: Buffer.concat; IPC: raw-node); `better` says which direction wins.")
+console.log("W3: `first … throughput` is the first full-size message of a fresh client process; the other W3 figure is the median of 5 after about 1 GB more (the steady state).")
 
 mkdirSync(new URL("./results/", import.meta.url), { recursive: true })
 writeFileSync(

@@ -341,12 +341,6 @@ const withTimeout = <A, E, R>(path: string, effect: Effect.Effect<A, E, R>, time
  * One round trip whose response is a stream: the connection stays open
  * while the stream is read and closes when it ends or is interrupted.
  *
- * The chunks are the caller's to keep. They are read into slabs of the
- * connection's own (see `Connection.ConnectOptions.readSlabs`), so a large
- * response comes in fewer, larger reads than Node's 64 KiB; a chunk kept
- * keeps its slab (up to 1 MiB) alive. For the least memory and garbage,
- * see {@link requestForEach}.
- *
  * @since 0.1.0
  * @category requests
  */
@@ -359,9 +353,7 @@ export const requestStream = (
     path,
     Stream.unwrap(
       Effect.map(
-        // Slabs: a large response arrives in fewer, larger reads, and its
-        // chunks stay the caller's to keep.
-        connect(path, { ...options, send: PktLine.encodeMessageChunks(toBytes(request)), readSlabs: true }),
+        connect(path, { ...options, send: PktLine.encodeMessageChunks(toBytes(request)) }),
         Connection.messageStream
       )
     ),

@@ -119,82 +119,24 @@ const HIGH_WATER_MARK = 1024 * 1024
  */
 export const makeUnsafe = (socket: net.Socket, path: string): Connection => make(socket, path)
 
-const ignore = () => {}
-
 /**
- * How a socket opened with a `readBuffer` or with `readSlabs` reads: into
- * memory of ours rather than a new buffer from Node for every read. Each
- * piece is handed to `onRead`; until the connection exists, `onRead` keeps
- * them in `early` (the peer may answer before that: the request goes out
- * with the connect), copied if a later read will overwrite them.
+ * How a socket opened with a `readBuffer` reads: into `buffer`, each piece
+ * handed to `onRead` as a view of it, overwritten by the next read. Until
+ * the connection exists, `onRead` keeps copies in `early`: the peer may
+ * answer before that (the request goes out with the connect).
  */
-interface Reads {
-  /** What Node reads into: one buffer, or a function giving the next one. */
-  readonly buffer: Uint8Array | (() => Uint8Array)
-  /** Whether a piece is overwritten by a later read, and so only lent. */
-  readonly lent: boolean
-  /**
-   * The piece a read of `n` bytes into `buffer` hands out. Called before
-   * the next buffer is asked for.
-   */
-  readonly take: (n: number, buffer: Uint8Array) => Uint8Array
+interface LentReads {
+  readonly buffer: Uint8Array
   readonly early: Array<Uint8Array>
   onRead: (piece: Uint8Array) => void
 }
 
-const lentReads = (buffer: Uint8Array): Reads => {
+const lentReads = (buffer: Uint8Array): LentReads => {
   const early: Array<Uint8Array> = []
-  return {
-    buffer,
-    lent: true,
-    take: (n, buffer) => buffer.subarray(0, n),
-    early,
-    onRead: (piece) => void early.push(copyOf(piece))
-  }
+  return { buffer, early, onRead: (piece) => void early.push(copyOf(piece)) }
 }
 
-/** The first slab; each next one is twice as large, up to {@link SLAB_MAX}. */
-const SLAB_MIN = NODE_READ_SIZE
-const SLAB_MAX = 1024 * 1024
-/** Reads shorter than this are copied out, and their room reused. */
-const SMALL_READ = 8 * 1024
-
-/**
- * Reads into slabs: each read goes into the unused rest of the current
- * slab, and a new slab is taken when less than Node's usual read is left.
- * A piece handed out is never written again, so it is the reader's to keep,
- * as Node's own buffers are; but reads are not cut at 64 KiB, so a large
- * response arrives in fewer, larger reads (each one event and one step for
- * its reader), in a few large allocations instead of a buffer per read.
- *
- * A kept piece keeps its slab alive. So that a short response does not
- * keep a slab for a few bytes, a short read is copied out and its room in
- * the slab used again; slabs grow from 64 KiB as a response goes on.
- */
-const slabReads = (): Reads => {
-  let slab = new Uint8Array(0)
-  let used = 0
-  let size = SLAB_MIN
-  const early: Array<Uint8Array> = []
-  return {
-    buffer: () => {
-      if (slab.length - used < NODE_READ_SIZE) {
-        slab = Buffer.allocUnsafe(size)
-        used = 0
-        size = Math.min(size * 2, SLAB_MAX)
-      }
-      return slab.subarray(used)
-    },
-    lent: false,
-    take: (n, buffer) => {
-      if (n < SMALL_READ) return copyOf(buffer.subarray(0, n))
-      used += n
-      return buffer.subarray(0, n)
-    },
-    early,
-    onRead: (piece) => void early.push(piece)
-  }
-}
+const ignore = () => {}
 
 /** Calls `done` with `result` now; nothing is left to stop. */
 const settled = <A>(done: (result: A) => void, result: A) => {
@@ -234,13 +176,13 @@ class SocketConnection implements Connection {
   private gathered: Array<Uint8Array> = []
   private gatheredBytes = 0
 
-  constructor(socket: net.Socket, path: string, reads?: Reads) {
+  constructor(socket: net.Socket, path: string, lent?: LentReads) {
     this.socket = socket
     this.path = path
-    this.pending = reads?.early ?? []
+    this.pending = lent?.early ?? []
     this.pendingBytes = this.pending.reduce((n, piece) => n + piece.length, 0)
     socket.on("data", (chunk: Buffer) => this.onData(chunk, false))
-    if (reads !== undefined) reads.onRead = (piece) => this.onData(piece, reads.lent)
+    if (lent !== undefined) lent.onRead = (piece) => this.onData(piece, true)
     const onEnd = () => {
       this.ended = true
       this.notify()
@@ -540,7 +482,7 @@ class SocketConnection implements Connection {
   }
 }
 
-const make = (socket: net.Socket, path: string, reads?: Reads): Connection => new SocketConnection(socket, path, reads)
+const make = (socket: net.Socket, path: string, lent?: LentReads): Connection => new SocketConnection(socket, path, lent)
 
 /**
  * Connects to the socket at `path`, without waiting or retrying: the caller
@@ -568,13 +510,9 @@ export const open = (
   path: string,
   options?: ConnectOptions
 ): Effect.Effect<Connection, SocketError | SocketPath.SocketPathError> => {
-  const reads = options?.readBuffer !== undefined
-    ? lentReads(options.readBuffer)
-    : options?.readSlabs === true
-    ? slabReads()
-    : undefined
+  const lent = options?.readBuffer !== undefined ? lentReads(options.readBuffer) : undefined
   return atAddress(path, (address) =>
-    Effect.map(connectSocket(path, address, options?.send, reads), (socket) => make(socket, path, reads)))
+    Effect.map(connectSocket(path, address, options?.send, lent), (socket) => make(socket, path, lent)))
 }
 
 /**
@@ -620,14 +558,6 @@ export interface ConnectOptions {
    * streams through. Other readers get copies.
    */
   readonly readBuffer?: Uint8Array | undefined
-  /**
-   * Read into slabs of this connection's own instead of a new buffer from
-   * Node for every read: a large message arrives in fewer, larger reads.
-   * Pieces remain the reader's to keep. A piece kept keeps its whole slab
-   * (up to 1 MiB) alive, as a view of a pooled buffer does. Ignored with a
-   * `readBuffer`.
-   */
-  readonly readSlabs?: boolean | undefined
 }
 
 
@@ -635,16 +565,16 @@ const connectSocket = (
   path: string,
   address: string,
   send: ReadonlyArray<Uint8Array> | undefined,
-  reads: Reads | undefined
+  lent: LentReads | undefined
 ) =>
   Effect.callback<net.Socket, SocketError>((resume) => {
     const socket = net.connect({
       path: address,
       allowHalfOpen: true,
-      ...(reads !== undefined
-        ? { onread: { buffer: reads.buffer, callback: (n: number, buffer: Uint8Array) => {
-          // A reader that must finish with a lent piece first pauses the socket.
-          reads.onRead(reads.take(n, buffer))
+      ...(lent !== undefined
+        ? { onread: { buffer: lent.buffer, callback: (n: number, buffer: Uint8Array) => {
+          // A reader that must finish with the piece first pauses the socket.
+          lent.onRead(buffer.subarray(0, n))
           return true
         } } }
         : {})

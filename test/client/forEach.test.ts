@@ -1,9 +1,7 @@
 /**
- * Reading into memory of the client's own instead of a new buffer from
- * Node for every read: pieces lent from one reused read buffer
- * (`Client.requestForEach`), a connection with a read buffer read the
- * ordinary ways, and slabs (`Client.requestStream`). Nothing handed out
- * may change under its holder.
+ * Reading a response with pieces lent from one reused read buffer
+ * (`Client.requestForEach`), and a connection with a read buffer read the
+ * ordinary ways: nothing handed out may change under its holder.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Data, Effect, Stream } from "effect"
@@ -187,44 +185,5 @@ describe("a connection with a read buffer", () => {
         Effect.timeoutOrElse({ duration: "5 seconds", orElse: () => Effect.die("the first part was never handed over") })
       )
       assert.deepStrictEqual(Buffer.from(PktLine.concat(chunks)), Buffer.from(payload))
-    }))
-})
-
-describe("Client.requestStream, reading into slabs", () => {
-  /** A server that answers any request with `payload` as one message. */
-  const answering = (path: string, payload: Uint8Array) =>
-    peer(path, (socket) => socket.end(PktLine.encodeMessageBytes(payload)))
-
-  it.live("hands out chunks that stay the caller's, many to a buffer rather than one buffer per read", () =>
-    Effect.gen(function*() {
-      const path = yield* socketPath()
-      const payload = new Uint8Array(5_000_000).map((_, i) => (i * 13) % 251)
-      yield* answering(path, payload)
-      // All chunks are held to the end: one that a later read overwrote
-      // would no longer match.
-      const chunks = yield* Stream.runCollect(Client.requestStream(path, "ping"))
-      assert.deepStrictEqual(Buffer.from(PktLine.concat(chunks)), Buffer.from(payload))
-      // Node's own reads bring at most 64 KiB, each in a buffer of its
-      // own, and a chunk is at most one packet: about two chunks a buffer.
-      const buffers = new Set(chunks.map((chunk) => chunk.buffer))
-      assert.isBelow(buffers.size, chunks.length / 4)
-    }))
-
-  it.live("reassembles a response whose headers and payloads are split across short and long reads", () =>
-    Effect.gen(function*() {
-      const path = yield* socketPath()
-      const payload = new Uint8Array(600_000).map((_, i) => (i * 7) % 251)
-      yield* tricklingServer(path, PktLine.encodeMessageBytes(payload), [1, 3, 2, 70_001, 5, 4096, 150_000])
-      const chunks = yield* Stream.runCollect(Client.requestStream(path, "ping"))
-      assert.deepStrictEqual(Buffer.from(PktLine.concat(chunks)), Buffer.from(payload))
-    }))
-
-  it.live("does not keep a slab alive for a short response", () =>
-    Effect.gen(function*() {
-      const path = yield* socketPath()
-      yield* Server.make(path, TestApplication.handler)
-      const chunks = yield* Stream.runCollect(Client.requestStream(path, "ping"))
-      assert.strictEqual(text(PktLine.concat(chunks)), "pong")
-      for (const chunk of chunks) assert.isBelow(chunk.buffer.byteLength, 1024)
     }))
 })

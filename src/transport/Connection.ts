@@ -527,8 +527,8 @@ const atAddress = <A, E>(path: string, f: (address: string) => Effect.Effect<A, 
 /**
  * Hands `chunks` to a socket in one gathered write; on a socket still
  * connecting, they leave as soon as it is connected. A single buffer (a
- * short request is framed into one) is written as it is: corking costs
- * several microseconds of a round trip and gathers nothing.
+ * short request is framed into one) is written as it is: corking would
+ * only add work to the round trip, with nothing to gather.
  */
 const writeCorked = (socket: net.Socket, chunks: ReadonlyArray<Uint8Array>) => {
   if (chunks.length === 1) {

@@ -15,7 +15,7 @@ import type * as Arr from "effect/Array"
 import * as net from "node:net"
 import * as PktLine from "../framing/PktLine.ts"
 import * as SocketPath from "./SocketPath.ts"
-import { copyOf, errnoOf, NODE_READ_SIZE } from "../internal/Bytes.ts"
+import { copyOf, errnoOf } from "../internal/Bytes.ts"
 
 /**
  * A socket operation failed: the peer went away while we wrote (`EPIPE`,
@@ -326,27 +326,14 @@ class SocketConnection implements Connection {
       decode(borrowed && !lend ? copyOf(piece) : piece)
       if (batch.length === 0 && !finished && malformed === undefined) return
       // A lent batch must be read before the buffer is overwritten; an
-      // owned one may pile up to the high-water mark.
+      // owned one may pile up to the high-water mark. The reader is woken
+      // for every read that brings a payload: waking it once after a run
+      // of reads (on the next turn of the event loop) kept every read of
+      // the run alive meanwhile, and the collector ran more often.
       if (lent) {
         lending = true
         socket.pause()
       } else if (batchBytes > HIGH_WATER_MARK) socket.pause()
-      else if (piece.length >= NODE_READ_SIZE && !finished && malformed === undefined) {
-        // A read that filled Node's whole read buffer means the kernel
-        // holds more, which the event loop reads before it goes on: waking
-        // the reader after that (once) hands it all those reads in one
-        // step rather than one step per read.
-        if (!wakeLater) {
-          wakeLater = true
-          setImmediate(wakeNow)
-        }
-        return
-      }
-      connection.notify()
-    }
-    let wakeLater = false
-    const wakeNow = () => {
-      wakeLater = false
       connection.notify()
     }
     this.consumer = onPiece

@@ -30,8 +30,8 @@ export const copyOf = (bytes: Uint8Array): Uint8Array => Uint8Array.prototype.sl
 export const errnoOf = (error: unknown): string | undefined => (error as NodeJS.ErrnoException | undefined)?.code
 
 /**
- * How much Node reads from a socket at once (its default read buffer). A
- * read this long most likely left more in the kernel.
+ * How much Node reads from a socket at once (its default read buffer): the
+ * size of a buffer lent for reads instead.
  *
  * @since 0.2.0
  */

@@ -336,6 +336,23 @@ class Place {
 type Fork<R> = <A, E>(effect: Effect.Effect<A, E, R>) => Fiber.Fiber<A, E>
 
 /**
+ * Starts a callback operation of `place`'s connection (`start` returns what
+ * stops it) and keeps the stop in `place.cancel` while it runs. `done` may
+ * run before `start` returns, and the place may then already serve another
+ * connection: the stop is kept only if the operation is still pending, and
+ * dropped when it completes.
+ */
+const awaiting = <A>(place: Place, start: (done: (result: A) => void) => () => void, done: (result: A) => void) => {
+  let pending = true
+  const cancel = start((result) => {
+    pending = false
+    place.cancel = undefined
+    done(result)
+  })
+  if (pending) place.cancel = cancel
+}
+
+/**
  * At most `threads` connections served at once (Git's worker threads),
  * taken from the listener's queue in order.
  *
@@ -413,12 +430,7 @@ class Pool<E, R> {
     place.seen = -1
     const connection = Connection.makeUnsafe(socket, this.serving.path)
     if (this.serving.traced) return this.respond(place, connection, undefined)
-    // `done` may run before this returns, and the place may then already
-    // serve another connection: `pending` says whether the read is still ours.
-    let pending = true
-    const cancel = connection.readMessageUnsafe(this.serving, (result) => {
-      pending = false
-      place.cancel = undefined
+    awaiting(place, (done) => connection.readMessageUnsafe(this.serving, done), (result) => {
       if (result instanceof Uint8Array) return this.respond(place, connection, result)
       // A client that hangs up before sending anything (a probe, "is
       // anyone listening?") or a malformed or incomplete request ends
@@ -426,7 +438,6 @@ class Pool<E, R> {
       this.release(place)
       this.report(Cause.fail(result), socket)
     })
-    if (pending) place.cancel = cancel
   }
 
   /** The request has been read; it no longer needs watching. */
@@ -495,10 +506,7 @@ class Pool<E, R> {
       return
     }
     const { metrics, stop } = this.serving
-    let pending = true
-    const cancel = connection.endUnsafe(PktLine.flushBytes, (error) => {
-      pending = false
-      place.cancel = undefined
+    awaiting(place, (done) => connection.endUnsafe(PktLine.flushBytes, done), (error) => {
       if (error === undefined) {
         metrics.bytesOut(bytesOut)
         metrics.served()
@@ -508,7 +516,6 @@ class Pool<E, R> {
       this.release(place)
       if (error !== undefined) this.report(Cause.fail(error), socket)
     })
-    if (pending) place.cancel = cancel
   }
 
   /** Counts and logs, by its reason, why a connection ended unserved. */

@@ -7,6 +7,7 @@
  */
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
+import { constVoid } from "effect/Function"
 import * as Data from "effect/Data"
 import * as Pull from "effect/Pull"
 import * as Scope from "effect/Scope"
@@ -136,12 +137,10 @@ const lentReads = (buffer: Uint8Array): LentReads => {
   return { buffer, early, onRead: (piece) => void early.push(copyOf(piece)) }
 }
 
-const ignore = () => {}
-
 /** Calls `done` with `result` now; nothing is left to stop. */
 const settled = <A>(done: (result: A) => void, result: A) => {
   done(result)
-  return ignore
+  return constVoid
 }
 
 /** Where a connection's pieces go while a message is being read. */
@@ -575,7 +574,7 @@ const connectSocket = (
       // Until the connection's own listener is attached, an error must still
       // be handled, or it would crash the process.
       socket.off("error", onError)
-      socket.on("error", ignore)
+      socket.on("error", constVoid)
       resume(Effect.succeed(socket))
     })
     if (send !== undefined) writeCorked(socket, send)

@@ -8,6 +8,7 @@
 import type * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import { constVoid } from "effect/Function"
 import * as Exit from "effect/Exit"
 import * as Queue from "effect/Queue"
 import * as Schedule from "effect/Schedule"
@@ -120,8 +121,6 @@ export interface Listener {
    */
   readonly remove: Effect.Effect<void>
 }
-
-const ignore = () => {}
 
 const failed = (path: string, error: unknown) =>
   new ListenError({ path, reason: "Failed", errno: errnoOf(error) ?? "EIO", detail: String((error as Error).message) })
@@ -266,7 +265,7 @@ export const make = (
         Effect.sync(() => {
           server.on("connection", (socket: net.Socket) => {
             // An unhandled error event on any socket would crash the process.
-            socket.on("error", ignore)
+            socket.on("error", constVoid)
             if (options?.take?.(socket) === true) {
               options.onAccept?.("taken")
               return
@@ -283,7 +282,7 @@ export const make = (
             // event loop: every turn is latency on each request.
             Queue.flushUnsafe(queue)
           })
-          server.on("error", () => {})
+          server.on("error", constVoid)
           if (options?.maxConnections !== undefined) server.maxConnections = options.maxConnections
         })),
       closeWith

@@ -29,4 +29,12 @@ export const ifTraced = <A, E, R, A2, E2, R2>(
   // One step that reads the fiber's tracer, rather than a step for the
   // tracer and another for what follows.
   Effect.withFiber((fiber): Effect.Effect<A | A2, E | E2, R | R2> =>
-    fiber.getRef(Tracer.Tracer) === Tracer.nativeTracer ? untraced() : traced())
+    watches(fiber.getRef(Tracer.Tracer)) ? traced() : untraced())
+
+/**
+ * Whether `tracer` records spans: Effect's native tracer is the one
+ * installed when nobody has provided another.
+ *
+ * @since 0.2.0
+ */
+export const watches = (tracer: Tracer.Tracer): boolean => tracer !== Tracer.nativeTracer

@@ -24,7 +24,6 @@ import * as References from "effect/References"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import * as Tracer from "effect/Tracer"
 import type * as net from "node:net"
 import * as PktLine from "../framing/PktLine.ts"
 import * as Tracing from "../internal/Tracing.ts"
@@ -184,7 +183,7 @@ export const make = <E, R>(
       handler,
       stop,
       metrics,
-      traced: (yield* Effect.tracer) !== Tracer.nativeTracer,
+      traced: Tracing.watches(yield* Effect.tracer),
       maxBytes: options?.maxRequestBytes ?? defaultMaxRequestBytes,
       handlerTimeout: options?.handlerTimeout
     })

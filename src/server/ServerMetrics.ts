@@ -1,12 +1,12 @@
 /**
  * What a server counts, as Effect metrics, so that an operator can see why
- * clients fail: connections accepted and refused, requests served,
- * connections dropped by reason, and bytes in and out. Every series carries
- * the socket path as its `socket` attribute.
+ * clients fail: connections accepted, requests served, connections dropped
+ * by reason, and bytes in and out. Every series carries the socket path as
+ * its `socket` attribute.
  *
  * @since 0.1.0
  */
-import * as Metric from "effect/Metric"
+import * as internal from "./internal/metrics.ts"
 
 /**
  * Why a connection ended without a served request.
@@ -18,68 +18,47 @@ import * as Metric from "effect/Metric"
  * | `incomplete` | the client hung up in the middle of its request |
  * | `too_large` | the request exceeded `maxRequestBytes` |
  * | `idle_timeout` | the client stopped sending mid-request for `requestIdleTimeout` |
- * | `queue_full` | refused at once: every worker busy and the queue full |
+ * | `request_timeout` | the whole request did not arrive within `requestTimeout` |
+ * | `queue_full` | a complete request found every place busy and the queue full |
+ * | `queue_timeout` | a complete request waited longer than `queueTimeout` for a place |
  * | `shutdown` | the server stopped before the client sent its request |
+ * | `grace_expired` | the server's grace period ran out while the request was in flight |
  * | `client_gone` | the client went away while the response was being written |
+ * | `response_stalled` | the client took none of its response for `responseIdleTimeout` |
  * | `handler_failed` | the application failed or died |
  * | `handler_timeout` | the application ran past `handlerTimeout` |
  *
  * @since 0.1.0
  * @category models
  */
-export type DropReason =
-  | "probe"
-  | "malformed"
-  | "incomplete"
-  | "too_large"
-  | "idle_timeout"
-  | "queue_full"
-  | "shutdown"
-  | "client_gone"
-  | "handler_failed"
-  | "handler_timeout"
+export type DropReason = internal.DropReason
 
 /**
  * @since 0.1.0
  * @category metrics
  */
-export const accepted = Metric.counter("simple_ipc_connections_accepted", {
-  description: "Connections accepted by a Simple IPC server",
-  incremental: true
-})
+export const accepted = internal.accepted
 
 /**
  * @since 0.1.0
  * @category metrics
  */
-export const served = Metric.counter("simple_ipc_requests_served", {
-  description: "Requests answered in full (response and flush written)",
-  incremental: true
-})
+export const served = internal.served
 
 /**
  * @since 0.1.0
  * @category metrics
  */
-export const dropped = Metric.counter("simple_ipc_connections_dropped", {
-  description: "Connections ended without a served request, by reason",
-  incremental: true
-})
+export const dropped = internal.dropped
 
 /**
  * @since 0.1.0
  * @category metrics
  */
-export const bytesIn = Metric.counter("simple_ipc_bytes_in", {
-  description: "Request payload bytes received",
-  incremental: true
-})
+export const bytesIn = internal.bytesIn
 
 /**
  * @since 0.1.0
  * @category metrics
  */
-export const bytesOut = Metric.counter("simple_ipc_bytes_out", {
-  description: "Response payload bytes sent",
-  incremental: true
-})
+export const bytesOut = internal.bytesOut

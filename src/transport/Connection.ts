@@ -103,6 +103,9 @@ export interface Connection {
 /** Buffers smaller than this are gathered with their neighbours into one write. */
 const GATHER_LIMIT = 16 * 1024
 
+/** Bytes written but not yet taken by the kernel, above which a write waits for the socket to drain. */
+const WRITE_ALLOWANCE = 1024 * 1024
+
 /** Unread bytes above which the socket is paused until the reader catches up. */
 const HIGH_WATER_MARK = 1024 * 1024
 
@@ -440,7 +443,10 @@ class SocketConnection implements Connection {
         }
       }
       // Waits until the socket can take more, or fails if it died meanwhile.
-      if (!socket.writableNeedDrain) return Effect.void
+      // Up to WRITE_ALLOWANCE may wait in the process: a response that fits
+      // is handed over at once, so a server's handler is done with it even
+      // if its client never reads (the rest is the server's to time out).
+      if (!socket.writableNeedDrain || socket.writableLength < WRITE_ALLOWANCE) return Effect.void
       return Effect.callback<void, SocketError>((resume) =>
         Effect.sync(this.untilUnsafe("drain", (closed) => resume(closed ? Effect.fail(this.writeError()) : Effect.void)))
       )

@@ -75,17 +75,17 @@ describe("server limits", () => {
       assert.strictEqual(yield* droppedCount(path, "too_large"), 1)
     }))
 
-  it.live("a client that stalls mid-request is dropped after requestIdleTimeout, freeing its worker", () =>
+  it.live("a client that stalls mid-request holds no worker, and is dropped after requestIdleTimeout", () =>
     Effect.gen(function*() {
       const path = yield* socketPath()
       const { handler, calls } = yield* holdingHandler
       yield* Server.make(path, handler, { threads: 1, requestIdleTimeout: Duration.millis(200) })
       // Half a request: a header promising 8 bytes, then 2 of them.
       const staller = yield* openRaw(path, bytes("0008pi"))
-      const started = Date.now()
-      // The one worker is held by the staller until its idle timeout.
+      // Reading a request takes no worker: the one worker answers at once,
+      // while the staller is still connected.
       assert.strictEqual(yield* ping(path), "pong")
-      assert.isAtLeast(Date.now() - started, 150)
+      assert.isFalse(staller.closed)
       yield* closed(staller)
       assert.deepStrictEqual(calls, ["ping"])
       assert.strictEqual(yield* droppedCount(path, "idle_timeout"), 1)

@@ -91,6 +91,50 @@ describe("server limits", () => {
       assert.strictEqual(yield* droppedCount(path, "idle_timeout"), 1)
     }))
 
+  it.live("a client that keeps trickling its request is dropped at requestTimeout", () =>
+    Effect.gen(function*() {
+      const path = yield* socketPath()
+      const { handler, calls } = yield* holdingHandler
+      yield* Server.make(path, handler, { requestTimeout: Duration.millis(300), requestIdleTimeout: Duration.seconds(30) })
+      // A header promising the largest packet, then a byte of it every 20
+      // ms: never idle, never done.
+      const trickler = yield* openRaw(path, bytes("fff0"))
+      const dripping = setInterval(() => trickler.write("x"), 20)
+      yield* Effect.addFinalizer(() => Effect.sync(() => clearInterval(dripping)))
+      yield* closed(trickler)
+      assert.deepStrictEqual(calls, [])
+      assert.strictEqual(yield* droppedCount(path, "request_timeout"), 1)
+      assert.strictEqual(yield* ping(path), "pong")
+    }))
+
+  it.live("a complete request that waits longer than queueTimeout for a place is dropped", () =>
+    Effect.gen(function*() {
+      const path = yield* socketPath()
+      const { handler, entered, release, calls } = yield* holdingHandler
+      yield* Server.make(path, handler, { threads: 1, queueTimeout: Duration.millis(200) })
+      const holder = yield* Effect.forkChild(Client.request(path, "hold"))
+      yield* Deferred.await(entered)
+      const waited = yield* Effect.flip(Client.request(path, "ping"))
+      assert.include(["PktLineError", "SocketError"], waited._tag)
+      assert.strictEqual(yield* droppedCount(path, "queue_timeout"), 1)
+      yield* Deferred.succeed(release, undefined)
+      assert.strictEqual(text(yield* Fiber.join(holder)), "held")
+      assert.deepStrictEqual(calls, ["hold"])
+    }))
+
+  it.live("a client that reads none of its response is dropped after responseIdleTimeout, freeing the place", () =>
+    Effect.gen(function*() {
+      const path = yield* socketPath()
+      const handler: Server.Handler<never> = (request, reply) =>
+        // More than the server keeps for a slow reader: the application waits on the client.
+        text(request) === "flood" ? Effect.orDie(reply(new Uint8Array(8 * 1024 * 1024))) : Effect.orDie(reply("pong"))
+      yield* Server.make(path, handler, { threads: 1, responseIdleTimeout: Duration.millis(300) })
+      const reader = yield* openRaw(path, bytes("0009flood0000"))
+      reader.pause()
+      yield* waitUntil(Effect.map(droppedCount(path, "response_stalled"), (n) => n === 1))
+      assert.strictEqual(yield* ping(path), "pong")
+    }))
+
   it.live("a handler past handlerTimeout ends its connection without a flush; others are served", () =>
     Effect.gen(function*() {
       const path = yield* socketPath()

@@ -55,13 +55,6 @@ export * as Client from "./client/Client.ts"
 export * as Server from "./server/Server.ts"
 
 /**
- * The test application Git's test suite serves.
- *
- * @since 0.1.0
- */
-export * as TestApplication from "./testapp/TestApplication.ts"
-
-/**
  * Commands defined with Schema, and their plain wire encoding.
  *
  * @since 0.1.0

@@ -12,7 +12,7 @@ import * as PktLine from "../framing/PktLine.ts"
 import * as Connection from "../transport/Connection.ts"
 import * as Output from "./Output.ts"
 import * as Probe from "./Probe.ts"
-import * as TestApplication from "../testapp/TestApplication.ts"
+import * as TestApplication from "../testing/TestApplication.ts"
 
 /**
  * Why a request failed: no connection, or the connection broke, or the

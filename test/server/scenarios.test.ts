@@ -6,7 +6,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Stream } from "effect"
 import * as Client from "../../src/client/Client.ts"
 import * as Server from "../../src/server/Server.ts"
-import * as TestApplication from "../../src/testapp/TestApplication.ts"
+import * as TestApplication from "../../src/testing/TestApplication.ts"
 import { text } from "../support/bytes.ts"
 import { socketPath } from "../support/tempdir.ts"
 

@@ -4,7 +4,7 @@
  */
 import { Effect } from "effect"
 import * as Server from "../../src/server/Server.ts"
-import * as TestApplication from "../../src/testapp/TestApplication.ts"
+import * as TestApplication from "../../src/testing/TestApplication.ts"
 
 const path = process.argv[2]!
 

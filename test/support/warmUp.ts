@@ -1,7 +1,7 @@
 import { Effect } from "effect"
 import * as Client from "../../src/client/Client.ts"
 import * as Server from "../../src/server/Server.ts"
-import * as TestApplication from "../../src/testapp/TestApplication.ts"
+import * as TestApplication from "../../src/testing/TestApplication.ts"
 import { activeHandles, noMoreHandlesThan, waitUntil } from "./raw.ts"
 
 /**

@@ -281,6 +281,11 @@ export class Engine<E, R> {
   /** The one place where time limits are enforced. */
   sweep(now: number): void {
     const { requestTimeout, requestIdleTimeout, queueTimeout, responseIdleTimeout } = this.settings
+    // Requests dropped from the queue stay in it until a place frees; while
+    // none does, they are cleared here, so the queue stays as long as its capacity.
+    if (this.waiting.length > 2 * this.waitingCount + 16) {
+      this.waiting = this.waiting.filter((exchange) => exchange.state === "waiting")
+    }
     for (const exchange of this.live) {
       switch (exchange.state) {
         case "reading": {

@@ -75,7 +75,9 @@ const startsWith = (request: Uint8Array, prefix: string) => {
  */
 const latin1 = (text: string): Uint8Array => Buffer.from(text, "latin1")
 
-const BIG = new TextEncoder().encode(rows(10000))
+/** The `big` response (810 000 bytes), built the first time it is asked for rather than at import. */
+let big: Uint8Array | undefined = undefined
+const bigResponse = (): Uint8Array => big ??= new TextEncoder().encode(rows(10000))
 
 /**
  * The test application as a server handler.
@@ -97,7 +99,7 @@ export const handler: Server.Handler<SocketError> = (request, reply) =>
         yield* reply("pong")
         return
       case "big":
-        yield* reply(BIG)
+        yield* reply(bigResponse())
         return
       case "chunk":
         for (let i = 0; i < 10000; i++) yield* reply(row(i))

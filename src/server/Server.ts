@@ -202,7 +202,11 @@ export const make = <E, R>(
       spans: traced ? makeSpans(path, context, yield* Effect.clockWith(Effect.succeed)) : undefined
     })
     const listener = yield* Listener.make(path, {
-      ...options,
+      lockTimeout: options?.lockTimeout,
+      lockStaleAfter: options?.lockStaleAfter,
+      mode: options?.mode,
+      backlog: options?.backlog,
+      maxConnections: options?.maxConnections,
       take: (socket) => {
         engine.accept(socket)
         return true

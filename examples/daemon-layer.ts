@@ -22,7 +22,7 @@ import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as nodePath from "node:path"
-import { Client, Server } from "../src/index.ts"
+import { Client, Server } from "effect-simple-ipc"
 
 const decoder = new TextDecoder()
 

@@ -50,3 +50,28 @@ describe("package entry points", () => {
     }
   })
 })
+
+describe("package.json, as the ecosystem expects it", () => {
+  const manifest = JSON.parse(fs.readFileSync(new URL("../package.json", import.meta.url), "utf8")) as Record<string, any>
+
+  it("effect is a peer (and only a development dependency here); nothing else is installed with the package", () => {
+    assert.strictEqual(manifest.peerDependencies.effect, "^4.1.0")
+    assert.strictEqual(manifest.devDependencies.effect, "^4.1.0")
+    assert.isUndefined(manifest.dependencies)
+  })
+
+  it("declares itself free of side effects, exports its manifest, and says where it lives", () => {
+    assert.strictEqual(manifest.sideEffects, false)
+    assert.strictEqual(manifest.exports["./package.json"], "./package.json")
+    assert.isAbove(manifest.keywords.length, 0)
+    assert.match(manifest.homepage, /^https:\/\//)
+    assert.match(manifest.repository.url, /^git\+https:\/\/.*\.git$/)
+  })
+
+  it("ships declaration maps, and the changelog whose latest entry is this version", () => {
+    assert.isTrue(fs.existsSync(new URL("../dist/index.d.ts.map", import.meta.url)))
+    assert.include(manifest.files, "CHANGELOG.md")
+    const changelog = fs.readFileSync(new URL("../CHANGELOG.md", import.meta.url), "utf8")
+    assert.strictEqual(/^## (\S+)/m.exec(changelog)?.[1], manifest.version)
+  })
+})

@@ -72,7 +72,7 @@ export const run = async (options: { readonly quick?: boolean } = {}): Promise<A
     const bare = ["-e", "0"]
     const send = [bin, "send", `--name=${path}`, "--token=ping"]
     const sendVsNode = await paired(startupRuns, send, bare)
-    const sendVsRaw = await paired(startupRuns, send, [here("./cli/raw-send.ts"), path])
+    const sendVsRaw = await paired(startupRuns, send, [here("./cli/raw-send.cjs"), path])
     const help = await paired(startupRuns, [bin, "--help"], bare)
     const multiple = await paired(
       multipleRuns,

@@ -24,9 +24,10 @@ export const requireListening = (path: string): Effect.Effect<void, Client.Conne
     const answer = new Client.ConnectError({ path, state })
     if (state !== "InvalidPath" && state !== "OtherError") return Effect.fail(answer)
     // The state alone does not say why; a connection attempt carries the
-    // system's reason. (One that succeeds found a server after all.)
+    // system's reason. Git's answer stands otherwise, even when the attempt
+    // connects (through a symbolic link, which Git's lstat check refuses).
     return Effect.scoped(Client.connect(path)).pipe(
-      Effect.asVoid,
+      Effect.flatMap(() => Effect.fail(answer)),
       Effect.catch((error) => Effect.fail(isPermissionDenied(error.errno) ? error : answer))
     )
   })

@@ -4,6 +4,7 @@
  * ./ipc.ts for the other environment switches.
  */
 import { mkdirSync, writeFileSync } from "node:fs"
+import * as cli from "./cli.ts"
 import * as codec from "./codec.ts"
 import * as ipc from "./ipc.ts"
 
@@ -22,10 +23,12 @@ const codecRows: Array<ipc.Row> = (await codec.run(quick ? 1 : 7)).map((r) => ({
   runs: quick ? 1 : 7
 }))
 const ipcRows = await ipc.run({ quick })
-const rows = [...codecRows, ...ipcRows]
+const cliRows = await cli.run({ quick })
+const rows = [...codecRows, ...ipcRows, ...cliRows]
 
 ipc.print(rows)
 console.log("ratio = value ÷ baseline value (codec: Buffer.concat; IPC: raw-node); `better` says which direction wins.")
+console.log("S1–S3: whole processes of the command line (see ./cli.ts); ratio = the median of paired runs' ratios.")
 console.log("W3: `first … throughput` is the first full-size message of a fresh client process; the other W3 figure is the median of 5 after about 1 GB more (the steady state).")
 
 mkdirSync(new URL("./results/", import.meta.url), { recursive: true })

@@ -22,7 +22,7 @@ import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as nodePath from "node:path"
-import { Client, Server } from "../src/index.ts"
+import { Client, Server } from "effect-simple-ipc"
 
 const decoder = new TextDecoder()
 
@@ -51,10 +51,11 @@ const handler = (request: Uint8Array, reply: Server.Reply) => {
 // stops the server gracefully and removes the socket.
 const Daemon = (path: string) => Server.layer(path, handler, { threads: 4 })
 
-// Serves until the server stops. `Layer.launch(Daemon(path))` would also
-// run the daemon, but forever: waiting on the server's `join` makes a
-// `quit` request end the program too. SIGINT and SIGTERM interrupt this
-// fiber (NodeRuntime.runMain), which releases the layer.
+// Serves until the server stops. `Layer.launch(Daemon(path))` would run
+// the daemon too, and end when a `quit` stops the server (as an
+// interrupted program); waiting on the server's `join` instead lets the
+// program say so and exit 0. SIGINT and SIGTERM interrupt this fiber
+// (NodeRuntime.runMain), which releases the layer.
 const serve = (path: string) =>
   Effect.gen(function*() {
     const server = yield* Server.IpcServer

@@ -18,7 +18,7 @@ import { Console, Effect } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as nodePath from "node:path"
-import { Client, Server } from "../src/index.ts"
+import { Client, Server } from "effect-simple-ipc"
 
 // A private directory for the socket, so that two runs never collide;
 // acquireRelease removes it when the scope closes.

@@ -1,152 +1,122 @@
 /**
- * A typed protocol on top of opaque bytes, by hand with `effect/Schema`.
+ * A typed service: commands defined once with `effect/Schema`, served by a
+ * `TypedServer` layer, called through a `TypedClient` with one typed
+ * method per command.
  *
- * Simple IPC carries bytes and nothing else. Here a small calculator
- * service gives them a meaning: requests are a union of tagged structs,
- * answers are a result or a typed error, and both travel as JSON text. The
- * schemas are the single source of truth for both sides: the server decodes
- * what it receives and encodes what it sends; the client does the reverse,
- * and turns error answers back into failures of the right type, so callers
- * handle them with `Effect.catchTag` like any local error. A request the
- * server cannot decode is answered with a `BadRequest` error, not dropped.
+ * The calculator has a unary command with a declared error (`divide`), a
+ * streamed command (`count`, one item per line as it is produced) and
+ * `stop`. Requests, answers and declared failures are checked by their
+ * schemas on both sides; a declared failure comes back as its own class,
+ * so callers handle it with `Effect.catchTag` like any local error. On the
+ * wire everything stays plain text, so any Simple IPC client can talk to
+ * the service too.
  *
  * Run it with:
  *
- *     npm run example:typed-protocol
- *     # or, with a Node that runs TypeScript (22.18 or later):
- *     node examples/typed-protocol.ts
+ *     npm run example:typed-protocol                        # server and client in one process
+ *     node examples/typed-protocol.ts serve <path>          # the daemon, until `stop`, Ctrl-C or SIGTERM
+ *     node examples/typed-protocol.ts call <path> <a> <b>   # divide a by b, then count to 3
+ *     node examples/typed-protocol.ts stop <path>
+ *
+ * (`node` being a Node that runs TypeScript, 22.18 or later.)
  */
 import { NodeRuntime } from "@effect/platform-node"
-import { Console, Effect, Schema } from "effect"
+import { Console, Effect, Layer, Schema, Stream } from "effect"
+import { Client, Protocol, Server, TypedClient, TypedServer } from "effect-simple-ipc"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as nodePath from "node:path"
-import { Client, Server } from "../src/index.ts"
 
 // ---------------------------------------------------------------------------
 // The protocol, shared by server and client
 // ---------------------------------------------------------------------------
 
-const Add = Schema.TaggedStruct("Add", { a: Schema.Finite, b: Schema.Finite })
-const Multiply = Schema.TaggedStruct("Multiply", { a: Schema.Finite, b: Schema.Finite })
-const Divide = Schema.TaggedStruct("Divide", { a: Schema.Finite, b: Schema.Finite })
-
-/** Every request the service understands; `_tag` tells them apart. */
-const Request = Schema.Union([Add, Multiply, Divide])
-type Request = typeof Request.Type
-
-const Result = Schema.TaggedStruct("Result", { value: Schema.Finite })
-
-/** The divisor was zero. */
-class DivisionByZero extends Schema.TaggedError<DivisionByZero>()("DivisionByZero", {
-  dividend: Schema.Finite
-}) {
+/** The divisor was zero: a failure the protocol declares, so it reaches the client typed. */
+class DivideByZero extends Schema.TaggedError<DivideByZero>()("DivideByZero", { dividend: Schema.Finite }) {
   override get message() {
     return `cannot divide ${this.dividend} by zero`
   }
 }
 
-/** The server could not decode the request; `reason` says what was wrong. */
-class BadRequest extends Schema.TaggedError<BadRequest>()("BadRequest", { reason: Schema.String }) {
-  override get message() {
-    return `the server rejected the request: ${this.reason}`
-  }
-}
-
-/** Every answer: a result, or one of the errors, which are schemas too. */
-const Response = Schema.Union([Result, DivisionByZero, BadRequest])
-type Response = typeof Response.Type
-
-// The wire format: JSON text. `fromJsonString` composes parsing and
-// validation, so one decode turns a string into a checked value.
-const RequestJson = Schema.fromJsonString(Request)
-const ResponseJson = Schema.fromJsonString(Response)
-
-const decoder = new TextDecoder()
+const Calculator = Protocol.make(
+  Protocol.command("divide", {
+    request: Schema.Struct({ a: Schema.Finite, b: Schema.Finite }),
+    response: Schema.Finite,
+    error: DivideByZero
+  }),
+  Protocol.command("count", { request: Schema.Struct({ to: Schema.Int }), response: Schema.Int, stream: true }),
+  Protocol.command("stop")
+)
 
 // ---------------------------------------------------------------------------
-// Server
+// Server: one handler per command, as a layer
 // ---------------------------------------------------------------------------
 
-const evaluate = (request: Request): Effect.Effect<number, DivisionByZero> => {
-  switch (request._tag) {
-    case "Add":
-      return Effect.succeed(request.a + request.b)
-    case "Multiply":
-      return Effect.succeed(request.a * request.b)
-    case "Divide":
-      return request.b === 0 ? Effect.fail(new DivisionByZero({ dividend: request.a })) : Effect.succeed(request.a / request.b)
-  }
-}
+const CalculatorLive = (path: string) =>
+  TypedServer.layer(Calculator, path, {
+    divide: ({ a, b }) => b === 0 ? Effect.fail(new DivideByZero({ dividend: a })) : Effect.succeed(a / b),
+    count: ({ to }) => Stream.range(1, to),
+    // Handlers may use the server they run in.
+    stop: () => Server.IpcServer.use((server) => server.stop)
+  })
 
-// Every outcome becomes a Response, so the client always gets an answer it
-// can decode; failures travel as data and are re-raised on the other side.
-const handler = (request: Uint8Array, reply: Server.Reply) =>
-  Schema.decodeEffect(RequestJson)(decoder.decode(request)).pipe(
-    Effect.mapError((error) => new BadRequest({ reason: error.message })),
-    Effect.flatMap(evaluate),
-    Effect.map((value): Response => Result.make({ value })),
-    Effect.catch((error) => Effect.succeed<Response>(error)),
-    // Only a result that is not a finite number (an overflow) can fail to
-    // encode; that is a bug of this server, hence a defect.
-    Effect.flatMap((response) => Effect.orDie(Schema.encodeEffect(ResponseJson)(response))),
-    Effect.flatMap(reply)
+// ---------------------------------------------------------------------------
+// Client: one typed method per command
+// ---------------------------------------------------------------------------
+
+const calculator = (path: string) => TypedClient.make(Calculator, Client.makeService(path))
+
+const divide = (path: string, a: number, b: number) =>
+  calculator(path).divide({ a, b }).pipe(
+    Effect.map((quotient) => `${a} / ${b} = ${quotient}`),
+    Effect.catchTag("DivideByZero", (error) => Effect.succeed(`${a} / ${b}: ${error.message}`)),
+    Effect.flatMap(Console.log)
   )
 
-// ---------------------------------------------------------------------------
-// Client
-// ---------------------------------------------------------------------------
-
-/**
- * Sends JSON text and decodes the answer: a result succeeds with its value,
- * an error answer fails with the typed error the server sent.
- */
-const send = (path: string, json: string) =>
-  Client.request(path, json).pipe(
-    Effect.flatMap((bytes) => Schema.decodeEffect(ResponseJson)(decoder.decode(bytes))),
-    Effect.flatMap((response) => response._tag === "Result" ? Effect.succeed(response.value) : Effect.fail(response))
+const count = (path: string, to: number) =>
+  calculator(path).count({ to }).pipe(
+    Stream.runCollect,
+    Effect.flatMap((numbers) => Console.log(`count to ${to}: ${numbers.join(" ")}`))
   )
 
-/** A typed call: only a valid `Request` compiles. */
-const call = (path: string, request: Request) =>
-  Effect.flatMap(Schema.encodeEffect(RequestJson)(request), (json) => send(path, json))
-
-// ---------------------------------------------------------------------------
-// Demo
-// ---------------------------------------------------------------------------
-
-/** Runs one call and prints its outcome; the domain errors are handled by tag. */
-const show = (label: string, answer: ReturnType<typeof send>) =>
-  answer.pipe(
-    Effect.map(String),
-    Effect.catchTags({
-      DivisionByZero: (error) => Effect.succeed(`DivisionByZero: ${error.message}`),
-      BadRequest: (error) => Effect.succeed(`BadRequest: ${error.message}`)
-    }),
-    Effect.flatMap((outcome) => Console.log(`${label} -> ${outcome}`))
-  )
-
-const program = Effect.gen(function*() {
+// With no arguments: a private socket directory, the server and a client
+// in one process; the server stops when the program's scope closes.
+const demo = Effect.gen(function*() {
   const dir = yield* Effect.acquireRelease(
     Effect.sync(() => fs.mkdtempSync(nodePath.join(os.tmpdir(), "simple-ipc-typed-"))),
     (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
   )
   const path = nodePath.join(dir, "calculator.sock")
-  yield* Server.make(path, handler)
+  yield* Layer.build(CalculatorLive(path))
+  yield* divide(path, 1, 4)
+  yield* divide(path, 1, 0)
+  yield* count(path, 5)
+  // What travels: `<command> <JSON>`, answered with JSON text (a streamed
+  // answer is one JSON value per line; a declared failure, `fail <JSON>`).
+  for (const request of [`divide {"a":6,"b":3}`, `divide {"a":1,"b":0}`, `count {"to":3}`]) {
+    const answer = yield* Client.request(path, request)
+    yield* Console.log(`wire: ${request} -> ${JSON.stringify(new TextDecoder().decode(answer))}`)
+  }
+}).pipe(Effect.scoped)
 
-  // What actually travels: JSON text in the request and response messages.
-  const raw = yield* Client.request(path, `{"_tag":"Add","a":2,"b":3}`)
-  yield* Console.log(`wire: {"_tag":"Add","a":2,"b":3} -> ${decoder.decode(raw)}`)
+const usage = Effect.andThen(
+  Console.error("usage: typed-protocol.ts [serve <path> | call <path> <a> <b> | stop <path>]"),
+  Effect.sync(() => void (process.exitCode = 2))
+)
 
-  yield* show("2 + 3", call(path, Add.make({ a: 2, b: 3 })))
-  yield* show("6 * 7", call(path, Multiply.make({ a: 6, b: 7 })))
-  yield* show("1 / 4", call(path, Divide.make({ a: 1, b: 4 })))
-  yield* show("1 / 0", call(path, Divide.make({ a: 1, b: 0 })))
-  // A client that bypasses the schema (another program, an older version):
-  // the server answers with a typed error instead of guessing.
-  yield* show("Divide without b", send(path, `{"_tag":"Divide","a":1}`))
-  yield* show("Modulo", send(path, `{"_tag":"Modulo","a":7,"b":2}`))
-  yield* show("not JSON", send(path, "7 % 2"))
-})
+const main = (args: ReadonlyArray<string>) => {
+  const [mode, path, a, b] = args
+  if (mode === undefined) return demo
+  if (path === undefined) return usage
+  // The daemon: the layer, launched. It runs until a client sends `stop`
+  // (the layer then ends, and the process with it), or until SIGINT or
+  // SIGTERM, which stop it gracefully.
+  if (mode === "serve") return Layer.launch(CalculatorLive(path))
+  if (mode === "call" && a !== undefined && b !== undefined) {
+    return Effect.andThen(divide(path, Number(a), Number(b)), count(path, 3))
+  }
+  if (mode === "stop") return calculator(path).stop()
+  return usage
+}
 
-NodeRuntime.runMain(Effect.scoped(program))
+NodeRuntime.runMain(main(process.argv.slice(2)))

@@ -3,8 +3,7 @@
  * typed protocol. The whole daemon is this layer.
  */
 import { Effect, Layer } from "effect"
-import * as Server from "../../src/server/Server.ts"
-import * as TypedServer from "../../src/typed/TypedServer.ts"
+import { Server, TypedServer } from "effect-simple-ipc"
 import type * as ChangeLog from "./ChangeLog.ts"
 import { Monitor } from "./Monitor.ts"
 import { MonitorProtocol } from "./Protocol.ts"

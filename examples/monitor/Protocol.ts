@@ -8,7 +8,7 @@
  * talks to it too.
  */
 import { Schema } from "effect"
-import * as Protocol from "../../src/typed/Protocol.ts"
+import { Protocol } from "effect-simple-ipc"
 
 /** The answer to "what changed since token T". */
 export const Changes = Schema.Struct({

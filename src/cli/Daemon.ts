@@ -5,10 +5,10 @@
  *
  * @since 0.1.0
  */
+import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
-import * as Schema from "effect/Schema"
 import * as nodePath from "node:path"
 import { fileURLToPath } from "node:url"
 import * as Client from "../client/Client.ts"
@@ -26,11 +26,11 @@ import * as Send from "./Send.ts"
  * @since 0.1.0
  * @category errors
  */
-export class DaemonStartError extends Schema.TaggedError<DaemonStartError>()("DaemonStartError", {
-  path: Schema.String,
-  reason: Schema.Literals(["Terminated", "SpawnFailed", "Unusable", "Timeout"]),
-  detail: Schema.String
-}) {
+export class DaemonStartError extends Data.TaggedError("DaemonStartError")<{
+  readonly path: string
+  readonly reason: "Terminated" | "SpawnFailed" | "Unusable" | "Timeout"
+  readonly detail: string
+}> {
   override get message(): string {
     switch (this.reason) {
       case "Terminated":
@@ -51,10 +51,10 @@ export class DaemonStartError extends Schema.TaggedError<DaemonStartError>()("Da
  * @since 0.1.0
  * @category errors
  */
-export class DaemonStopError extends Schema.TaggedError<DaemonStopError>()("DaemonStopError", {
-  path: Schema.String,
-  maxWait: Schema.Number
-}) {
+export class DaemonStopError extends Data.TaggedError("DaemonStopError")<{
+  readonly path: string
+  readonly maxWait: number
+}> {
   override get message(): string {
     return `daemon has not shutdown yet: '${this.path}' is still listening after ${this.maxWait} s`
   }

@@ -4,13 +4,14 @@
  *
  * @since 0.1.0
  */
+import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
 import * as Runtime from "effect/Runtime"
-import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import type * as Stdio from "effect/Stdio"
 import type * as Client from "../client/Client.ts"
+import * as Commands from "./Commands.ts"
 import * as Output from "./Output.ts"
 import * as Probe from "./Probe.ts"
 import * as Progress from "./Progress.ts"
@@ -24,10 +25,10 @@ import * as Send from "./Send.ts"
  * @since 0.1.0
  * @category errors
  */
-export class RequestsFailed extends Schema.TaggedError<RequestsFailed>()("RequestsFailed", {
-  failed: Schema.Number,
-  total: Schema.Number
-}) {
+export class RequestsFailed extends Data.TaggedError("RequestsFailed")<{
+  readonly failed: number
+  readonly total: number
+}> {
   override readonly [Runtime.errorReported] = false
   override get message(): string {
     return `${this.failed} of ${this.total} requests failed`
@@ -90,7 +91,7 @@ export const multiple = (options: {
               lines.push(result.success)
             } else {
               failed++
-              errors.push(`${Output.errorText(result.failure.message)}\n`)
+              errors.push(`${Commands.errorText(result.failure.message)}\n`)
             }
           }
           // Output on the progress line's terminal must not be written after it.

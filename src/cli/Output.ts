@@ -8,8 +8,8 @@
  */
 import * as Effect from "effect/Effect"
 import type { PlatformError } from "effect/PlatformError"
+import * as Data from "effect/Data"
 import * as Runtime from "effect/Runtime"
-import * as Schema from "effect/Schema"
 import * as Stdio from "effect/Stdio"
 import * as Stream from "effect/Stream"
 
@@ -23,11 +23,11 @@ import * as Stream from "effect/Stream"
  * @since 0.1.0
  * @category errors
  */
-export class OutputError extends Schema.TaggedError<OutputError>()("OutputError", {
-  stream: Schema.Literals(["stdout", "stderr"]),
-  errno: Schema.optional(Schema.String),
-  reason: Schema.String
-}) {
+export class OutputError extends Data.TaggedError("OutputError")<{
+  readonly stream: "stdout" | "stderr"
+  readonly errno?: string | undefined
+  readonly reason: string
+}> {
   override get [Runtime.errorReported](): boolean {
     return this.errno !== "EPIPE"
   }
@@ -69,13 +69,3 @@ export const stderr = (...chunks: ReadonlyArray<Uint8Array | string>): Effect.Ef
   Stdio.Stdio.use((stdio) => Stream.run(Stream.fromIterable(chunks), stdio.stderr())).pipe(
     Effect.mapError(outputError("stderr"))
   )
-
-/**
- * A message as Git prints errors: every line prefixed `error: `, without a
- * final newline.
- *
- * @since 0.1.0
- * @category formatting
- */
-export const errorText = (message: string): string =>
-  message.split("\n").map((line) => `error: ${line}`).join("\n")

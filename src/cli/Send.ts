@@ -12,7 +12,7 @@ import * as PktLine from "../framing/PktLine.ts"
 import * as Connection from "../transport/Connection.ts"
 import * as Output from "./Output.ts"
 import * as Probe from "./Probe.ts"
-import * as TestApplication from "../testing/TestApplication.ts"
+import * as Sendbytes from "../testing/Sendbytes.ts"
 
 /**
  * Why a request failed: no connection, or the connection broke, or the
@@ -121,8 +121,8 @@ export const send = (options: {
 
 /** `sendbytes ` followed by `bytecount` copies of `byte`. */
 const ballast = (bytecount: number, byte: number): Uint8Array => {
-  const request = Buffer.alloc(TestApplication.SENDBYTES.length + bytecount, byte)
-  request.write(TestApplication.SENDBYTES, "latin1")
+  const request = Buffer.alloc(Sendbytes.SENDBYTES.length + bytecount, byte)
+  request.write(Sendbytes.SENDBYTES, "latin1")
   return request
 }
 

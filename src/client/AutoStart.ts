@@ -255,8 +255,13 @@ export const requestStream = (
  *
  * @example
  * ```ts
- * import { AutoStart, TypedClient } from "effect-simple-ipc"
+ * import { Schema } from "effect"
+ * import { AutoStart, Protocol, TypedClient } from "effect-simple-ipc"
  *
+ * const Calculator = Protocol.make(
+ *   Protocol.command("divide", { request: Schema.Struct({ a: Schema.Number, b: Schema.Number }), response: Schema.Number }),
+ *   Protocol.command("count", { request: Schema.Struct({ to: Schema.Int }), response: Schema.Int, stream: true })
+ * )
  * const calculator = TypedClient.make(
  *   Calculator,
  *   AutoStart.makeService("/tmp/calc.sock", { command: process.execPath, args: ["calc-daemon.js"] })

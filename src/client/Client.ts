@@ -18,6 +18,7 @@ import * as Tracing from "../internal/Tracing.ts"
 import * as Connection from "../transport/Connection.ts"
 import type * as SocketPath from "../transport/SocketPath.ts"
 import { errnoOf, NODE_READ_SIZE, toBytes } from "../internal/Bytes.ts"
+import { isPermissionDenied } from "../internal/Errno.ts"
 
 /**
  * What is at a socket path, as Git's `ipc_get_active_state` answers it.
@@ -41,6 +42,9 @@ export class ConnectError extends Data.TaggedError("ConnectError")<{
   readonly detail?: string | undefined
 }> {
   override get message(): string {
+    if (isPermissionDenied(this.errno)) {
+      return `permission denied for '${this.path}' (${this.errno}): the socket, or a directory on its path, does not let this user connect`
+    }
     switch (this.state) {
       case "NotListening":
         return `no server listening at '${this.path}'`

@@ -22,6 +22,7 @@ import * as Stream from "effect/Stream"
 import * as Tracing from "../internal/Tracing.ts"
 import type * as Connection from "../transport/Connection.ts"
 import * as Listener from "../transport/Listener.ts"
+import * as Lifetime from "./internal/lifetime.ts"
 import type * as Lockfile from "../transport/Lockfile.ts"
 import type * as SocketPath from "../transport/SocketPath.ts"
 import { Engine, makeSpans } from "./internal/engine.ts"
@@ -283,9 +284,17 @@ const serverContext = <R>(path: string) =>
 export class IpcServer extends Context.Service<IpcServer, Server>()("effect-simple-ipc/IpcServer") {}
 
 /**
- * A layer that runs a server for as long as the layer lives. Use
- * `Layer.launch` to run a daemon; read {@link IpcServer} to stop or await
- * it.
+ * A layer that runs a server for as long as the layer lives; read
+ * {@link IpcServer} to stop or await it. A daemon is this layer, launched:
+ * `Layer.launch(Server.layer(...))`.
+ *
+ * When the server stops by itself (a handler answered {@link Quit}, `stop`
+ * was called, the socket was stolen) and nothing has awaited its `join`,
+ * the fiber that built the layer is interrupted, so that `Layer.launch`
+ * ends, and a daemon's process with it. (Under `NodeRuntime.runMain`, an
+ * interrupted program exits with code 130; a program that should exit 0
+ * awaits `join` instead, or uses {@link run}.) Closing the layer's scope
+ * stops the server gracefully, as ever.
  *
  * @since 0.1.0
  * @category services
@@ -294,4 +303,5 @@ export const layer = <E, R>(
   path: string,
   handler: Handler<E, R>,
   options?: Options
-): Layer.Layer<IpcServer, StartError, R> => Layer.effect(IpcServer, make(path, handler, options))
+): Layer.Layer<IpcServer, StartError, R> =>
+  Layer.effect(IpcServer, Effect.flatMap(make(path, handler, options), Lifetime.endWithServer))

@@ -19,6 +19,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Server from "../server/Server.ts"
 import type { SocketError } from "../transport/Connection.ts"
+import * as Sendbytes from "./Sendbytes.ts"
 
 const decoder = new TextDecoder("latin1")
 
@@ -42,7 +43,7 @@ const rows = (count: number) => {
  * @since 0.1.0
  * @category requests
  */
-export const SENDBYTES = "sendbytes "
+export const SENDBYTES = Sendbytes.SENDBYTES
 
 /**
  * The `sendbytes` answer for a ballast: whether every byte equals the

@@ -24,6 +24,7 @@ import * as FileIdentity from "./FileIdentity.ts"
 import * as Lockfile from "./Lockfile.ts"
 import * as SocketPath from "./SocketPath.ts"
 import { errnoOf } from "../internal/Bytes.ts"
+import { isPermissionDenied } from "../internal/Errno.ts"
 
 /**
  * The server could not take the path.
@@ -49,7 +50,9 @@ export class ListenError extends Data.TaggedError("ListenError")<{
       case "NotASocket":
         return `could not start server on: '${this.path}': it exists and is not a socket (${this.detail}); remove it or choose another path`
       case "Failed":
-        return `could not start server on: '${this.path}': ${this.detail ?? this.errno}`
+        return isPermissionDenied(this.errno)
+          ? `could not start server on: '${this.path}': permission denied (${this.errno}): this user may not create, replace or reach a socket there`
+          : `could not start server on: '${this.path}': ${this.detail ?? this.errno}`
     }
   }
 }
@@ -151,10 +154,13 @@ const clearStale = (path: string) =>
     // stopping server removes it meanwhile). Any other failure (a full
     // backlog answers EAGAIN) may come from a live, busy server, whose
     // socket must not be taken.
+    // A socket this user may not reach cannot be judged at all: say so.
     const live = yield* Effect.scoped(Connection.connect(path)).pipe(
       Effect.as(true),
       Effect.catchTag("SocketError", (error) =>
-        Effect.succeed(error.errno !== "ECONNREFUSED" && error.errno !== "ENOENT"))
+        isPermissionDenied(error.errno)
+          ? Effect.fail(new ListenError({ path, reason: "Failed", errno: error.errno, detail: error.message }))
+          : Effect.succeed(error.errno !== "ECONNREFUSED" && error.errno !== "ENOENT"))
     )
     if (live) return yield* new ListenError({ path, reason: "AddressInUse" })
     yield* Effect.try({ try: () => fs.rmSync(path, { force: true }), catch: (e) => failed(path, e) })

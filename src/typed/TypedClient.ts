@@ -89,9 +89,13 @@ const streamMethod = <E>(command: Protocol.AnyCommand, transport: Transport<E>) 
  *
  * @example
  * ```ts
- * import { Effect, Stream } from "effect"
- * import { Client, TypedClient } from "effect-simple-ipc"
+ * import { Effect, Schema, Stream } from "effect"
+ * import { Client, Protocol, TypedClient } from "effect-simple-ipc"
  *
+ * const Calculator = Protocol.make(
+ *   Protocol.command("divide", { request: Schema.Struct({ a: Schema.Number, b: Schema.Number }), response: Schema.Number }),
+ *   Protocol.command("count", { request: Schema.Struct({ to: Schema.Int }), response: Schema.Int, stream: true })
+ * )
  * const calculator = TypedClient.make(Calculator, Client.makeService("/tmp/calc.sock"))
  * const program = Effect.gen(function*() {
  *   const half = yield* calculator.divide({ a: 1, b: 2 }) // number
@@ -115,9 +119,13 @@ export const make = <P extends Protocol.AnyProtocol, E>(protocol: P, transport: 
  *
  * @example
  * ```ts
- * import { Context } from "effect"
- * import { Client, TypedClient } from "effect-simple-ipc"
+ * import { Context, Schema } from "effect"
+ * import { Client, Protocol, TypedClient } from "effect-simple-ipc"
  *
+ * const Calculator = Protocol.make(
+ *   Protocol.command("divide", { request: Schema.Struct({ a: Schema.Number, b: Schema.Number }), response: Schema.Number }),
+ *   Protocol.command("count", { request: Schema.Struct({ to: Schema.Int }), response: Schema.Int, stream: true })
+ * )
  * class CalculatorClient extends Context.Service<CalculatorClient, TypedClient.Client<typeof Calculator>>()(
  *   "app/CalculatorClient"
  * ) {

@@ -12,6 +12,7 @@ import * as Layer from "effect/Layer"
 import * as Result from "effect/Result"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import * as Lifetime from "../server/internal/lifetime.ts"
 import * as Server from "../server/Server.ts"
 import type * as Connection from "../transport/Connection.ts"
 import * as Protocol from "./Protocol.ts"
@@ -206,18 +207,38 @@ export const run = <P extends Protocol.AnyProtocol, H extends Handlers<P>>(
 
 /**
  * A layer that serves `protocol` at `path` for as long as it lives: a
- * daemon is this layer, launched.
+ * daemon is this layer, launched. When the server stops by itself (a
+ * handler called `stop` on {@link Server.IpcServer}, the socket was
+ * stolen) and nothing has awaited its `join`, the fiber that built the
+ * layer is interrupted, so that `Layer.launch` ends and the daemon's
+ * process with it (see {@link Server.layer}).
  *
  * @example
  * ```ts
- * import { Effect, Layer, Stream } from "effect"
- * import { TypedServer } from "effect-simple-ipc"
+ * import { NodeRuntime } from "@effect/platform-node"
+ * import { Effect, Layer, Schema, Stream } from "effect"
+ * import { Protocol, Server, TypedServer } from "effect-simple-ipc"
+ *
+ * class DivideByZero extends Schema.TaggedError<DivideByZero>()("DivideByZero", {}) {}
+ *
+ * const Calculator = Protocol.make(
+ *   Protocol.command("divide", {
+ *     request: Schema.Struct({ a: Schema.Number, b: Schema.Number }),
+ *     response: Schema.Number,
+ *     error: DivideByZero
+ *   }),
+ *   Protocol.command("count", { request: Schema.Struct({ to: Schema.Int }), response: Schema.Int, stream: true }),
+ *   Protocol.command("stop")
+ * )
  *
  * const CalculatorLive = TypedServer.layer(Calculator, "/tmp/calc.sock", {
  *   divide: ({ a, b }) => b === 0 ? Effect.fail(new DivideByZero()) : Effect.succeed(a / b),
- *   count: ({ to }) => Stream.range(1, to)
+ *   count: ({ to }) => Stream.range(1, to),
+ *   stop: () => Server.IpcServer.use((server) => server.stop)
  * })
- * Layer.launch(CalculatorLive).pipe(Effect.runFork)
+ *
+ * // Serves until `stop`, SIGINT or SIGTERM; then the process exits.
+ * NodeRuntime.runMain(Layer.launch(CalculatorLive))
  * ```
  *
  * @since 0.1.0
@@ -229,4 +250,4 @@ export const layer = <P extends Protocol.AnyProtocol, H extends Handlers<P>>(
   handlers: H,
   options?: Server.Options
 ): Layer.Layer<Server.IpcServer, Server.StartError, Requirements<H>> =>
-  Layer.effect(Server.IpcServer, make(protocol, path, handlers, options))
+  Layer.effect(Server.IpcServer, Effect.flatMap(make(protocol, path, handlers, options), Lifetime.endWithServer))

@@ -32,9 +32,26 @@ export const lines = (run: Run): Array<string> => {
   return all
 }
 
+/**
+ * The user `nobody`, for running the command line as a user other than
+ * the one that owns the test's files; only root may switch users, and a
+ * test run by another user already is one.
+ */
+export const otherUser = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {}
+
+export interface CliOptions {
+  readonly cwd?: string
+  /** Run as {@link otherUser}. */
+  readonly asOtherUser?: boolean
+}
+
 /** Spawns `simple-ipc <args>` with standard output and error piped. */
-const spawnCli = (args: ReadonlyArray<string>, cwd: string | undefined) =>
-  spawn(nodeBinary, [bin, ...args], { cwd, stdio: ["ignore", "pipe", "pipe"] })
+const spawnCli = (args: ReadonlyArray<string>, options: CliOptions | undefined) =>
+  spawn(nodeBinary, [bin, ...args], {
+    cwd: options?.cwd,
+    stdio: ["ignore", "pipe", "pipe"],
+    ...(options?.asOtherUser === true ? otherUser : {})
+  })
 
 /** Waits until the child has exited and its output is closed, collecting that output. */
 const completion = (child: ChildProcess) =>
@@ -51,9 +68,9 @@ const completion = (child: ChildProcess) =>
  * Runs `simple-ipc <args>` to completion. Interrupting the effect kills the
  * process.
  */
-export const cli = (args: ReadonlyArray<string>, options?: { readonly cwd?: string }) =>
+export const cli = (args: ReadonlyArray<string>, options?: CliOptions) =>
   Effect.acquireUseRelease(
-    Effect.sync(() => spawnCli(args, options?.cwd)),
+    Effect.sync(() => spawnCli(args, options)),
     completion,
     (child) => killAndWait(child, "SIGKILL")
   )
@@ -68,10 +85,10 @@ export interface Background {
  * Starts `simple-ipc <args>` (a `run-daemon`, say) for the life of the
  * scope; it is killed (SIGKILL) when the scope closes, if still running.
  */
-export const cliInBackground = (args: ReadonlyArray<string>, options?: { readonly cwd?: string }) =>
+export const cliInBackground = (args: ReadonlyArray<string>, options?: CliOptions) =>
   Effect.gen(function*() {
     const child = yield* Effect.acquireRelease(
-      Effect.sync(() => spawnCli(args, options?.cwd)),
+      Effect.sync(() => spawnCli(args, options)),
       (child) => killAndWait(child, "SIGKILL")
     )
     const done = yield* Effect.cached(completion(child))

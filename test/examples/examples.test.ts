@@ -128,27 +128,73 @@ describe("examples/daemon-layer.ts", () => {
 })
 
 describe("examples/typed-protocol.ts", () => {
-  it.live("computes over JSON requests and turns error answers and malformed requests into typed errors", () =>
+  it.live("divides, fails typed on a zero divisor, streams a count, and shows the plain wire", () =>
     Effect.gen(function*() {
       const tmp = yield* tempDir
       const result = yield* run("typed-protocol", [], tmp)
       assert.strictEqual(result.stderr, "")
       assert.strictEqual(result.code, 0)
-      const lines = result.stdout.split("\n")
-      // What travelled on the wire is JSON that decodes to the sum.
-      const wire = /^wire: (\{.*\}) -> (\{.*\})$/.exec(lines[0]!)
-      assert.isNotNull(wire)
-      assert.deepStrictEqual(JSON.parse(wire![1]!), { _tag: "Add", a: 2, b: 3 })
-      assert.deepStrictEqual(JSON.parse(wire![2]!), { _tag: "Result", value: 2 + 3 })
-      assert.include(lines, `2 + 3 -> ${2 + 3}`)
-      assert.include(lines, `6 * 7 -> ${6 * 7}`)
-      assert.include(lines, `1 / 4 -> ${1 / 4}`)
-      assert.include(lines, "1 / 0 -> DivisionByZero: cannot divide 1 by zero")
-      const outcome = (label: string) => lines.find((line) => line.startsWith(`${label} -> `))
-      // Each malformed request is answered with a BadRequest naming the fault.
-      assert.match(outcome("Divide without b")!, /-> BadRequest: .*Missing key/)
-      assert.match(outcome("Modulo")!, /-> BadRequest: .*Expected .*"Add"/)
-      assert.match(outcome("not JSON")!, /-> BadRequest: .*JSON/)
+      assert.deepStrictEqual(result.stdout.split("\n"), [
+        `1 / 4 = ${1 / 4}`,
+        "1 / 0: cannot divide 1 by zero",
+        "count to 5: 1 2 3 4 5",
+        `wire: divide {"a":6,"b":3} -> ${JSON.stringify(String(6 / 3))}`,
+        `wire: divide {"a":1,"b":0} -> ${JSON.stringify(`fail ${JSON.stringify({ _tag: "DivideByZero", dividend: 1 })}`)}`,
+        `wire: count {"to":3} -> ${JSON.stringify("1\n2\n3\n")}`,
+        ""
+      ])
       assert.deepStrictEqual(fs.readdirSync(tmp), [])
+    }))
+
+  it.live("serve is a launched layer: call talks to it, and stop ends its process and removes its socket", () =>
+    Effect.gen(function*() {
+      const path = yield* socketPath("calculator.sock")
+      const daemon = yield* start("typed-protocol", ["serve", path])
+      yield* waitUntil(listening(path), Duration.seconds(30))
+      const called = yield* run("typed-protocol", ["call", path, "7", "2"])
+      assert.strictEqual(called.stderr, "")
+      assert.strictEqual(called.stdout, `7 / 2 = ${7 / 2}\ncount to 3: 1 2 3\n`)
+      const stopped = yield* run("typed-protocol", ["stop", path])
+      assert.strictEqual(stopped.code, 0, stopped.stderr)
+      const ended = yield* daemon.finished
+      // The launched layer is interrupted when its server stops: runMain's 130.
+      assert.strictEqual(ended.code, 130, ended.stderr)
+      assert.deepStrictEqual(fs.readdirSync(nodePath.dirname(path)), [])
+    }))
+})
+
+/** The `autostart.ts serve` daemons running for `path` (Linux: their command line names it). */
+const autostartDaemons = (path: string): Array<number> =>
+  fs.readdirSync("/proc").filter((name) => /^\d+$/.test(name)).filter((pid) => {
+    try {
+      const args = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")
+      return args.includes(example("autostart")) && args.includes("serve") && args.includes(path)
+    } catch {
+      return false
+    }
+  }).map(Number)
+
+describe("examples/autostart.ts", () => {
+  it.live("the first hello starts the daemon, the second finds it; stop ends it and leaves nothing", () =>
+    Effect.gen(function*() {
+      const path = yield* socketPath("greeter.sock")
+      // The daemon is detached: make sure it does not outlive the test.
+      yield* Effect.addFinalizer(() =>
+        Effect.sync(() => {
+          for (const pid of autostartDaemons(path)) process.kill(pid, "SIGKILL")
+        })
+      )
+      const first = yield* run("autostart", ["hello", path])
+      assert.strictEqual(first.code, 0, first.stderr)
+      const daemons = autostartDaemons(path)
+      assert.strictEqual(daemons.length, 1)
+      assert.strictEqual(first.stdout, `answered by daemon ${daemons[0]}\n`)
+      const second = yield* run("autostart", ["hello", path])
+      assert.strictEqual(second.stdout, first.stdout)
+
+      const stopped = yield* run("autostart", ["stop", path])
+      assert.strictEqual(stopped.code, 0, stopped.stderr)
+      yield* waitUntil(Effect.sync(() => autostartDaemons(path).length === 0), Duration.seconds(2))
+      assert.deepStrictEqual(fs.readdirSync(nodePath.dirname(path)), [])
     }))
 })

@@ -6,33 +6,26 @@
  * large request, many concurrent clients), stops it, and shows every
  * command with its output. The directory is removed at the end, and no
  * daemon is left running, whatever happens (Ctrl-C included).
- *
- * @since 0.1.0
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Console from "effect/Console"
+import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
-import * as Schema from "effect/Schema"
 import { execFileSync, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as nodePath from "node:path"
 import { fileURLToPath } from "node:url"
 
-const here = fileURLToPath(import.meta.url)
-const bin = nodePath.join(nodePath.dirname(here), `bin${nodePath.extname(here)}`)
+// The command line as a user's install runs it: the built one.
+const bin = fileURLToPath(new URL("../dist/cli/bin.js", import.meta.url))
 
-/**
- * A step of the demo did not end as it should have.
- *
- * @since 0.1.0
- * @category errors
- */
-export class DemoError extends Schema.TaggedError<DemoError>()("DemoError", {
-  command: Schema.String,
-  code: Schema.NullOr(Schema.Number),
-  stderr: Schema.String
-}) {
+/** A step of the demo did not end as it should have. */
+class DemoError extends Data.TaggedError("DemoError")<{
+  readonly command: string
+  readonly code: number | null
+  readonly stderr: string
+}> {
   override get message(): string {
     return `'${this.command}' exited with ${this.code}${this.stderr ? `:\n${this.stderr}` : ""}`
   }

@@ -1,0 +1,81 @@
+/**
+ * A daemon that clients start on demand, as Git starts its fsmonitor
+ * daemon: both sides of `AutoStart`.
+ *
+ * The client side calls the daemon through `AutoStart.makeService`: when
+ * nothing listens at the socket, it starts this same script in `serve`
+ * mode (detached, with no standard input or output) and sends its request
+ * again once the daemon listens. The daemon side is a typed layer,
+ * launched: it serves until a client sends `stop`, and then its process
+ * ends. When many clients race to start it, several daemons may be
+ * spawned, but the startup lock lets exactly one listen; the others fail
+ * to start (the address is in use) and exit, and every client is answered
+ * by the one that listens.
+ *
+ * Run it with:
+ *
+ *     node examples/autostart.ts hello <path>   # starts the daemon if needed; prints its pid
+ *     node examples/autostart.ts stop <path>    # stops the daemon (it exits)
+ *
+ * (`node` being a Node that runs TypeScript, 22.18 or later.)
+ */
+import { NodeRuntime } from "@effect/platform-node"
+import { Console, Effect, Layer, Schema } from "effect"
+import { AutoStart, Client, Protocol, Server, TypedClient, TypedServer } from "effect-simple-ipc"
+import { fileURLToPath } from "node:url"
+
+const Greeter = Protocol.make(
+  Protocol.command("hello", { response: Schema.Struct({ pid: Schema.Int }) }),
+  Protocol.command("stop")
+)
+
+// ---------------------------------------------------------------------------
+// The daemon side: a layer, launched
+// ---------------------------------------------------------------------------
+
+const GreeterLive = (path: string) =>
+  TypedServer.layer(Greeter, path, {
+    hello: () => Effect.succeed({ pid: process.pid }),
+    stop: () => Server.IpcServer.use((server) => server.stop)
+  })
+
+// Serves until `stop` (the layer then ends, and this process with it), or
+// until SIGINT or SIGTERM. A daemon that loses the race to listen fails
+// here with "address in use" and exits: the winner serves everyone.
+const serve = (path: string) => Layer.launch(GreeterLive(path))
+
+// ---------------------------------------------------------------------------
+// The client side: a transport that starts the daemon when it is not there
+// ---------------------------------------------------------------------------
+
+const greeter = (path: string) =>
+  TypedClient.make(
+    Greeter,
+    AutoStart.makeService(path, {
+      // This same script, in `serve` mode, with the Node running this one.
+      command: process.execPath,
+      args: [...process.execArgv, fileURLToPath(import.meta.url), "serve", path]
+    })
+  )
+
+const hello = (path: string) =>
+  Effect.flatMap(greeter(path).hello(), ({ pid }) => Console.log(`answered by daemon ${pid}`))
+
+// Stopping needs no auto-start: a daemon that is not running is stopped already.
+const stop = (path: string) => TypedClient.make(Greeter, Client.makeService(path)).stop()
+
+const usage = Effect.andThen(
+  Console.error("usage: autostart.ts [hello <path> | stop <path> | serve <path>]"),
+  Effect.sync(() => void (process.exitCode = 2))
+)
+
+const main = (args: ReadonlyArray<string>): Effect.Effect<void, unknown> => {
+  const [mode, path] = args
+  if (path === undefined) return usage
+  if (mode === "serve") return serve(path)
+  if (mode === "hello") return hello(path)
+  if (mode === "stop") return stop(path)
+  return usage
+}
+
+NodeRuntime.runMain(main(process.argv.slice(2)))

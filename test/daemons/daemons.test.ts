@@ -1,0 +1,164 @@
+/**
+ * Every documented way to run a daemon ends its process when the server
+ * stops: by a client's `quit` (or a typed `stop`), a signal, or a stolen
+ * socket. Each pattern runs in a process of its own (see patterns.ts); a
+ * process that outlived its server would hold on with nothing to serve.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Duration, Effect } from "effect"
+import type { ChildProcess } from "node:child_process"
+import * as fs from "node:fs"
+import * as nodePath from "node:path"
+import { fileURLToPath } from "node:url"
+import * as AutoStart from "../../src/client/AutoStart.ts"
+import * as Client from "../../src/client/Client.ts"
+import * as Server from "../../src/server/Server.ts"
+import * as TestApplication from "../../src/testing/TestApplication.ts"
+import * as TypedClient from "../../src/typed/TypedClient.ts"
+import { nodeBinary, spawnScoped } from "../support/child.ts"
+import { listening } from "../support/probe.ts"
+import { waitUntil } from "../support/raw.ts"
+import { socketPath, tempDir } from "../support/tempdir.ts"
+import { Daemon, type Pattern } from "./patterns.ts"
+
+const script = fileURLToPath(new URL("./patterns.ts", import.meta.url))
+
+/** How long a daemon may take to exit once its server has stopped. */
+const EXIT_WITHIN = Duration.seconds(2)
+
+interface Exited {
+  readonly code: number | null
+  readonly signal: NodeJS.Signals | null
+}
+
+/** Resolves when the child has exited (at once if it already has). */
+const exited = (child: ChildProcess) =>
+  Effect.callback<Exited>((resume) => {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      return resume(Effect.succeed({ code: child.exitCode, signal: child.signalCode }))
+    }
+    child.once("exit", (code, signal) => resume(Effect.succeed({ code, signal })))
+  })
+
+/** Fails, naming the pattern, unless the child exits within {@link EXIT_WITHIN}. */
+const exitsPromptly = (child: ChildProcess, what: string) =>
+  Effect.timeoutOrElse(exited(child), {
+    duration: EXIT_WITHIN,
+    orElse: () => Effect.die(new Error(`${what}: the process was still running ${Duration.format(EXIT_WITHIN)} after its server stopped`))
+  })
+
+/** Starts a pattern for the life of the scope and waits until it listens. */
+const start = (pattern: Pattern, path: string) =>
+  Effect.tap(spawnScoped([script, pattern, path], { stdio: "pipe" }), () => waitUntil(listening(path), Duration.seconds(30)))
+
+const isTyped = (pattern: Pattern) => pattern.startsWith("typed")
+
+/** Stops the server as its clients do: `quit`, or the typed `stop` command. */
+const stopServer = (pattern: Pattern, path: string) =>
+  isTyped(pattern)
+    ? TypedClient.make(Daemon, Client.makeService(path)).stop()
+    : Effect.asVoid(Client.request(path, "quit"))
+
+/**
+ * The exit code each pattern ends with after its server stopped by itself:
+ * a launched layer is interrupted, which `NodeRuntime.runMain` reports as
+ * 130; without runMain nothing sets a code.
+ */
+const codeAfterStop: Record<Pattern, number> = {
+  "run": 0,
+  "run-main": 0,
+  "layer-main": 130,
+  "layer-fork": 0,
+  "typed-layer-main": 130,
+  "typed-layer-fork": 0
+}
+
+describe("a daemon's process ends when its server stops", () => {
+  for (const [pattern, code] of Object.entries(codeAfterStop) as Array<[Pattern, number]>) {
+    it.live(`${pattern}: ${isTyped(pattern) ? "stop" : "quit"} ends the process, and no socket is left`, () =>
+      Effect.gen(function*() {
+        const path = yield* socketPath()
+        const daemon = yield* start(pattern, path)
+        yield* stopServer(pattern, path)
+        const exit = yield* exitsPromptly(daemon, pattern)
+        assert.deepStrictEqual(exit, { code, signal: null })
+        assert.deepStrictEqual(fs.readdirSync(nodePath.dirname(path)), [])
+      }))
+  }
+
+  for (const pattern of ["run-main", "layer-main", "typed-layer-main"] as const) {
+    for (const signal of ["SIGTERM", "SIGINT"] as const) {
+      it.live(`${pattern}: ${signal} stops the server gracefully and ends the process`, () =>
+        Effect.gen(function*() {
+          const path = yield* socketPath()
+          const daemon = yield* start(pattern, path)
+          daemon.kill(signal)
+          const exit = yield* exitsPromptly(daemon, pattern)
+          // runMain reports an interrupted program as 130, whichever signal it was.
+          assert.deepStrictEqual(exit, { code: 130, signal: null })
+          assert.deepStrictEqual(fs.readdirSync(nodePath.dirname(path)), [])
+        }))
+    }
+  }
+
+  for (const pattern of ["layer-main", "typed-layer-main"] as const) {
+    it.live(`${pattern}: a stolen socket stops the server and ends the process; the new owner's socket stays`, () =>
+      Effect.gen(function*() {
+        const path = yield* socketPath()
+        const daemon = yield* start(pattern, path)
+        // Another server takes the path: ours can never be reached again.
+        fs.rmSync(path)
+        yield* Server.make(path, TestApplication.handler)
+        // Detection waits for the stolen-socket check (about a second).
+        const exit = yield* Effect.timeoutOrElse(exited(daemon), {
+          duration: Duration.seconds(10),
+          orElse: () => Effect.die(new Error(`${pattern}: still running after its socket was stolen`))
+        })
+        assert.deepStrictEqual(exit, { code: 130, signal: null })
+        assert.strictEqual(yield* Client.activeState(path), "Listening")
+      }))
+  }
+})
+
+/**
+ * The daemons of `pattern` at `path` that are running, found by their
+ * command line (Linux): one exists from the moment it is spawned.
+ */
+const daemonsAt = (path: string): Array<number> =>
+  fs.readdirSync("/proc").filter((name) => /^\d+$/.test(name)).filter((pid) => {
+    try {
+      const args = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")
+      return args.includes(script) && args.includes(path)
+    } catch {
+      return false
+    }
+  }).map(Number)
+
+describe("AutoStart with a launched typed layer as the daemon", () => {
+  it.live("ten racing clients start one daemon; after a stop no daemon process is left", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const path = nodePath.join(dir, "daemon.sock")
+      // Detached daemons outlive the test unless stopped: kill any left.
+      yield* Effect.addFinalizer(() =>
+        Effect.sync(() => {
+          for (const pid of daemonsAt(path)) process.kill(pid, "SIGKILL")
+        })
+      )
+      const transport = AutoStart.makeService(path, {
+        command: nodeBinary,
+        args: [script, "typed-layer-main", path],
+        startTimeout: Duration.seconds(30)
+      })
+      const daemon = TypedClient.make(Daemon, transport)
+      const pids = yield* Effect.all(Array.from({ length: 10 }, () => daemon.pid()), { concurrency: "unbounded" })
+      assert.strictEqual(new Set(pids).size, 1, `answered by ${[...new Set(pids)].join(", ")}`)
+      // The daemons that lost the race exit on their own.
+      yield* waitUntil(Effect.sync(() => daemonsAt(path).length === 1), Duration.seconds(30))
+      assert.deepStrictEqual(daemonsAt(path), [pids[0]])
+
+      yield* daemon.stop()
+      yield* waitUntil(Effect.sync(() => daemonsAt(path).length === 0), EXIT_WITHIN)
+      assert.deepStrictEqual(fs.readdirSync(dir), [])
+    }))
+})

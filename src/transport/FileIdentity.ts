@@ -76,3 +76,12 @@ export const isOwnedByUs = (stats: fs.Stats): boolean => ownUid === undefined ||
  * @category predicates
  */
 export const isOwnedByUsOrRoot = (stats: fs.Stats): boolean => isOwnedByUs(stats) || stats.uid === 0
+
+/**
+ * What a file that is not a socket is, in words for an error message.
+ *
+ * @since 0.3.0
+ * @category formatting
+ */
+export const kindOf = (stats: fs.Stats): string =>
+  stats.isSymbolicLink() ? "a symbolic link" : stats.isDirectory() ? "a directory" : stats.isFile() ? "a regular file" : "not a socket"

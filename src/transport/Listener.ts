@@ -143,9 +143,6 @@ const lstat = (path: string): fs.Stats | undefined => {
   }
 }
 
-const kindOf = (stats: fs.Stats) =>
-  stats.isSymbolicLink() ? "a symbolic link" : stats.isDirectory() ? "a directory" : stats.isFile() ? "a regular file" : "not a socket"
-
 /**
  * Probes `path` before binding. A live server there means "address in
  * use"; a socket nobody answers on is stale (its server died) and may be
@@ -156,7 +153,7 @@ const clearStale = (path: string) =>
   Effect.gen(function*() {
     const stats = yield* Effect.try({ try: () => lstat(path), catch: (e) => failed(path, e) })
     if (stats === undefined) return
-    if (!stats.isSocket()) return yield* new ListenError({ path, reason: "NotASocket", detail: kindOf(stats) })
+    if (!stats.isSocket()) return yield* new ListenError({ path, reason: "NotASocket", detail: FileIdentity.kindOf(stats) })
     if (!FileIdentity.isOwnedByUs(stats)) {
       return yield* new ListenError({
         path,

@@ -7,14 +7,14 @@
  * (SIGSTOP) on reaching it; the test sees it stopped and kills it. Nothing
  * else reads the variable; unset, a step costs a string comparison.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 
 /**
  * The steps, in the order a start reaches them. `breaking` and `lock-aside`
  * are only reached when a stale lock is broken.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const phases = [
   "lock-written",
@@ -28,7 +28,7 @@ export const phases = [
 ] as const
 
 /**
- * @since 0.3.0
+ * @since 0.2.0
  */
 export type Phase = typeof phases[number]
 
@@ -37,7 +37,7 @@ const stopAt = process.env.SIMPLE_IPC_TEST_STOP_AT
 /**
  * Marks a step of start-up (see the module's description).
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const reached = (phase: Phase): void => {
   if (phase === stopAt) process.kill(process.pid, "SIGSTOP")

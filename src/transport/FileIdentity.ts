@@ -54,7 +54,7 @@ export const removeIfAt = (path: string, identity: Identity, check?: (stats: fs.
 /**
  * This process's user id; `undefined` where the system has none (Windows).
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category constants
  */
 export const ownUid: number | undefined = process.getuid?.()
@@ -63,7 +63,7 @@ export const ownUid: number | undefined = process.getuid?.()
  * Whether the file belongs to this process's user. Everything does where
  * files have no owner id (Windows).
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category predicates
  */
 export const isOwnedByUs = (stats: fs.Stats): boolean => ownUid === undefined || stats.uid === ownUid
@@ -72,7 +72,7 @@ export const isOwnedByUs = (stats: fs.Stats): boolean => ownUid === undefined ||
  * Whether the file belongs to this process's user or to root (who can do
  * anything anyway): the owners trusted with a directory our socket lives in.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category predicates
  */
 export const isOwnedByUsOrRoot = (stats: fs.Stats): boolean => isOwnedByUs(stats) || stats.uid === 0
@@ -80,7 +80,7 @@ export const isOwnedByUsOrRoot = (stats: fs.Stats): boolean => isOwnedByUs(stats
 /**
  * What a file that is not a socket is, in words for an error message.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category formatting
  */
 export const kindOf = (stats: fs.Stats): string =>

@@ -6,7 +6,7 @@
  * is recognised and removed by the next start, and nothing a live process
  * or another user owns ever is.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 import * as Effect from "effect/Effect"
 import { randomBytes } from "node:crypto"
@@ -19,7 +19,7 @@ import * as FileIdentity from "./FileIdentity.ts"
  * start time (clock ticks since boot on Linux, "" where the system does not
  * tell), which together tell a live owner from a reused pid.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export interface Process {
@@ -48,7 +48,7 @@ const startOf = (pid: number): string | undefined => {
 /**
  * This process.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category constants
  */
 export const self: Process = { pid: process.pid, start: startOf(process.pid) ?? "" }
@@ -58,7 +58,7 @@ export const self: Process = { pid: process.pid, start: startOf(process.pid) ?? 
  * that pid that started at another time (the pid was reused). A process of
  * another user (EPERM) is alive.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category predicates
  */
 export const isGone = (owner: Process): boolean => {
@@ -77,7 +77,7 @@ export const isGone = (owner: Process): boolean => {
  * into place, the private directory a socket is bound in, a stale lock
  * moved aside before its removal.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export type Kind = "lock" | "sock" | "aside"
@@ -86,7 +86,7 @@ export type Kind = "lock" | "sock" | "aside"
  * The start of a temporary name of ours: `.sipc-<kind>-<pid>-<start>-`,
  * to which a random part is appended.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category constructors
  */
 export const prefix = (kind: Kind): string => `.sipc-${kind}-${self.pid}-${self.start}-`
@@ -94,7 +94,7 @@ export const prefix = (kind: Kind): string => `.sipc-${kind}-${self.pid}-${self.
 /**
  * A fresh temporary path of ours in `directory`.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category constructors
  */
 export const temporaryPath = (directory: string, kind: Kind): string =>
@@ -108,7 +108,7 @@ const EARLIER_NAME = /^\.sipc-(\d+)-[0-9a-f]{12}$/
  * The process that made the temporary named `name`; `undefined` when the
  * name is not one of ours.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category parsing
  */
 export const ownerOf = (name: string): Process | undefined => {
@@ -123,7 +123,7 @@ export const ownerOf = (name: string): Process | undefined => {
  * removed. Best effort: a temporary that cannot be removed now is left for
  * the next start.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category mutations
  */
 export const sweep = (directory: string): Effect.Effect<ReadonlyArray<string>> =>

@@ -107,7 +107,8 @@ export interface Owner {
 
 /**
  * Parses a lock file's contents; `undefined` when they are not an owner
- * record (written by someone else, or still being written).
+ * record (written by another program, or left empty by an earlier version,
+ * which wrote the record after creating the lock).
  *
  * @since 0.1.0
  * @category parsing

@@ -248,7 +248,7 @@ export class IpcError extends Schema.TaggedError<IpcError>()("IpcError", {
  * request nested ten thousand deep would exhaust it. Deeper JSON is refused
  * with an {@link IpcError} before decoding, whatever the schema.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category constants
  */
 export const maxJsonDepth = 512

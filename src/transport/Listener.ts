@@ -241,7 +241,14 @@ const privateDirectory = (path: string, directory: string) =>
       },
       catch: (e) => failed(path, e)
     }),
-    (made) => Effect.sync(() => fs.rmSync(made, { recursive: true, force: true }))
+    (made) =>
+      Effect.sync(() => {
+        try {
+          fs.rmSync(made, { recursive: true, force: true })
+        } catch {
+          // Left for the next start to sweep, once we are gone.
+        }
+      })
   )
 
 /** Directory change events, for noticing a stolen socket at once; empty where watching is not supported. */

@@ -182,13 +182,15 @@ const inspect = (path: string, staleAfterMs: number): Found | LockError | undefi
 /**
  * Removes the breaker's lock `<path>.break` if its owner died holding it
  * (it holds it for microseconds). Only that file, by its identity: a
- * breaker that has just taken the name since is left alone.
+ * breaker that has just taken the name since is left alone. Returns why
+ * the breaker's lock can never be taken, when something that is not ours
+ * sits there.
  */
-const removeAbandonedBreaker = (breaker: string, staleAfterMs: number): void => {
+const removeAbandonedBreaker = (breaker: string, staleAfterMs: number): LockError | undefined => {
   const found = inspect(breaker, staleAfterMs)
-  if (found !== undefined && !(found instanceof LockError) && found.stale) {
-    FileIdentity.removeIfAt(breaker, FileIdentity.of(found.stats))
-  }
+  if (found instanceof LockError) return found
+  if (found?.stale === true) FileIdentity.removeIfAt(breaker, FileIdentity.of(found.stats))
+  return undefined
 }
 
 /**
@@ -207,8 +209,7 @@ const breakIfStale = (path: string, staleAfterMs: number): true | LockError => {
   const breaker = `${path}.break`
   const held = create(breaker, false)
   if (held === "exists") {
-    removeAbandonedBreaker(breaker, staleAfterMs)
-    return new LockError({ path, reason: "Held" })
+    return removeAbandonedBreaker(breaker, staleAfterMs) ?? new LockError({ path, reason: "Held" })
   }
   try {
     StartupPhase.reached("breaking")

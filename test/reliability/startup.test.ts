@@ -211,6 +211,20 @@ describe("what another user owns is refused, never taken or removed", () => {
       assert.deepStrictEqual(fs.readdirSync(dir), ["ipc.sock.lock"])
     }))
 
+  it.live("a breaker's lock of another user keeps a stale lock from being broken: a typed error names it", () =>
+    Effect.gen(function*() {
+      const path = yield* socketPath()
+      fs.writeFileSync(`${path}.lock`, `${yield* deadPid}\n\n${Date.now()}\n`)
+      const breaker = `${path}.lock.break`
+      fs.writeFileSync(breaker, `1\n\n${Date.now()}\n`)
+      fs.chownSync(breaker, OTHER_UID, OTHER_UID)
+      const error = yield* Effect.flip(Effect.scoped(Server.make(path, TestApplication.handler)))
+      assert.strictEqual(error._tag, "LockError")
+      assert.strictEqual((error as { reason: string }).reason, "OtherUser")
+      assert.include(error.message, `lock '${breaker}' belongs to another user (uid ${OTHER_UID})`)
+      assert.deepStrictEqual(fs.readdirSync(nodePath.dirname(path)).sort(), ["ipc.sock.lock", "ipc.sock.lock.break"])
+    }))
+
   it.live("another user's temporaries are never swept, even when the process they name is gone", () =>
     Effect.gen(function*() {
       const path = yield* socketPath()

@@ -11,7 +11,7 @@ import * as fs from "node:fs"
 import * as nodePath from "node:path"
 import * as Client from "../../src/client/Client.ts"
 import * as Server from "../../src/server/Server.ts"
-import * as TestApplication from "../../src/testapp/TestApplication.ts"
+import * as TestApplication from "../../src/testing/TestApplication.ts"
 import { text } from "../support/bytes.ts"
 import { tempDir } from "../support/tempdir.ts"
 

@@ -6,7 +6,7 @@
 import { Effect, Exit, Scope } from "effect"
 import * as readline from "node:readline"
 import * as Server from "../../src/server/Server.ts"
-import * as TestApplication from "../../src/testapp/TestApplication.ts"
+import * as TestApplication from "../../src/testing/TestApplication.ts"
 
 process.umask(0)
 const path = process.argv[2]!

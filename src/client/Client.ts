@@ -16,6 +16,7 @@ import * as fs from "node:fs"
 import * as PktLine from "../framing/PktLine.ts"
 import * as Tracing from "../internal/Tracing.ts"
 import * as Connection from "../transport/Connection.ts"
+import * as FileIdentity from "../transport/FileIdentity.ts"
 import type * as SocketPath from "../transport/SocketPath.ts"
 import { errnoOf, NODE_READ_SIZE, toBytes } from "../internal/Bytes.ts"
 import { isPermissionDenied } from "../internal/Errno.ts"
@@ -174,9 +175,42 @@ const open = (
   connecting(path, options, Connection.open(path, options), (error) => classify(path, error))
 
 /**
+ * The client's view of a path, the same as {@link activeState}'s and the
+ * server's: only a socket is connected to. Anything else there — a symbolic
+ * link (even to a socket), a file, a directory — is `InvalidPath`, never
+ * followed. Nothing there, or a path that cannot be looked at, is left for
+ * the connection attempt to report.
+ */
+const refusal = (path: string): ConnectError | undefined => {
+  let stats: fs.Stats | undefined
+  try {
+    stats = fs.lstatSync(path, { throwIfNoEntry: false })
+  } catch {
+    return undefined
+  }
+  return stats === undefined || stats.isSocket() ? undefined : invalidPath(path, stats)
+}
+
+const invalidPath = (path: string, stats: fs.Stats) =>
+  new ConnectError({
+    path,
+    state: "InvalidPath",
+    detail: stats.isSymbolicLink()
+      ? "it is a symbolic link, which is not followed; give the socket's own path"
+      : `it is not a socket (${FileIdentity.kindOf(stats)})`
+  })
+
+/** `attempt`, once the path has been looked at (see {@link refusal}); named pipes have nothing to look at. */
+const atSocket = <A, E>(path: string, attempt: Effect.Effect<A, E>): Effect.Effect<A, E | ConnectError> =>
+  process.platform === "win32" ? attempt : Effect.suspend((): Effect.Effect<A, E | ConnectError> => {
+    const refused = refusal(path)
+    return refused === undefined ? attempt : Effect.fail(refused)
+  })
+
+/**
  * Runs `attempt`, a connection attempt or more, again while it fails with
  * a {@link ConnectError} (as `failure` makes of its errors) the options say
- * to wait out.
+ * to wait out. Each attempt first looks at the path (see {@link refusal}).
  */
 const connecting = <A, E0, E>(
   path: string,
@@ -185,19 +219,22 @@ const connecting = <A, E0, E>(
   failure: (error: E0) => ConnectError | E
 ): Effect.Effect<A, ConnectError | E> => {
   if (options?.waitIfBusy !== true && options?.waitIfNotFound !== true) {
-    return Effect.interruptible(Effect.mapError(attempt, failure))
+    return Effect.interruptible(atSocket(path, Effect.mapError(attempt, failure)))
   }
   // The retry policy is only built once a first attempt has failed: most
   // connections succeed at once, and building it costs several
   // microseconds per request. The first failure is mapped in the same
   // step that decides whether to retry.
   return Effect.interruptible(
-    Effect.catch(attempt, (raw) => {
-      const error = failure(raw)
-      return retryable(error, options)
-        ? retrying(path, Effect.mapError(attempt, failure), options)
-        : Effect.fail(error)
-    })
+    atSocket(
+      path,
+      Effect.catch(attempt, (raw) => {
+        const error = failure(raw)
+        return retryable(error, options)
+          ? retrying(path, atSocket(path, Effect.mapError(attempt, failure)), options)
+          : Effect.fail(error)
+      })
+    )
   )
 }
 
@@ -233,9 +270,9 @@ const retrying = <A, E>(
 
 /**
  * What is at `path`: `lstat` first (a missing path is `NotListening`, as
- * Git answers; something that is not a socket is `InvalidPath`), then one
- * connection attempt without waiting, closed at once without sending
- * anything.
+ * Git answers; something that is not a socket, a symbolic link included, is
+ * `InvalidPath`, as it is for every request), then one connection attempt
+ * without waiting, closed at once without sending anything.
  *
  * @since 0.1.0
  * @category probing
@@ -252,9 +289,10 @@ export const activeState = (path: string): Effect.Effect<ActiveState> =>
       }
       if (!stats.isSocket()) return Effect.succeed<ActiveState>("InvalidPath")
     }
-    return Effect.scoped(connect(path)).pipe(
+    // The path has just been looked at: the attempt itself, not connect's.
+    return Effect.scoped(Connection.connect(path)).pipe(
       Effect.as<ActiveState>("Listening"),
-      Effect.catch((error) => Effect.succeed<ActiveState>(error.state))
+      Effect.catch((error) => Effect.succeed<ActiveState>(classify(path, error).state))
     )
   })
 

@@ -31,7 +31,21 @@ import * as internal from "./internal/metrics.ts"
  * @since 0.1.0
  * @category models
  */
-export type DropReason = internal.DropReason
+export type DropReason =
+  | "probe"
+  | "malformed"
+  | "incomplete"
+  | "too_large"
+  | "idle_timeout"
+  | "request_timeout"
+  | "queue_full"
+  | "queue_timeout"
+  | "shutdown"
+  | "grace_expired"
+  | "client_gone"
+  | "response_stalled"
+  | "handler_failed"
+  | "handler_timeout"
 
 /**
  * @since 0.1.0

@@ -1,7 +1,8 @@
 /**
- * Which file a path names, by inode and device: how the lock file and the
- * listener tell the file they created from one someone else put at the same
- * path since, so that they never remove what is not theirs.
+ * Which file a path names, by inode and device, and whose it is: how the
+ * lock file and the listener tell the file they created from one someone
+ * else put at the same path since, so that they never remove what is not
+ * theirs.
  *
  * @since 0.1.0
  */
@@ -49,3 +50,38 @@ export const removeIfAt = (path: string, identity: Identity, check?: (stats: fs.
     // Gone already: nothing to remove.
   }
 }
+
+/**
+ * This process's user id; `undefined` where the system has none (Windows).
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const ownUid: number | undefined = process.getuid?.()
+
+/**
+ * Whether the file belongs to this process's user. Everything does where
+ * files have no owner id (Windows).
+ *
+ * @since 0.2.0
+ * @category predicates
+ */
+export const isOwnedByUs = (stats: fs.Stats): boolean => ownUid === undefined || stats.uid === ownUid
+
+/**
+ * Whether the file belongs to this process's user or to root (who can do
+ * anything anyway): the owners trusted with a directory our socket lives in.
+ *
+ * @since 0.2.0
+ * @category predicates
+ */
+export const isOwnedByUsOrRoot = (stats: fs.Stats): boolean => isOwnedByUs(stats) || stats.uid === 0
+
+/**
+ * What a file that is not a socket is, in words for an error message.
+ *
+ * @since 0.2.0
+ * @category formatting
+ */
+export const kindOf = (stats: fs.Stats): string =>
+  stats.isSymbolicLink() ? "a symbolic link" : stats.isDirectory() ? "a directory" : stats.isFile() ? "a regular file" : "not a socket"

@@ -1,7 +1,8 @@
 /**
  * The listening socket of a server, as a scoped resource: startup under the
- * lock, a socket file that appears fully formed, and a release that never
- * removes a socket that is no longer ours.
+ * lock, a socket file that appears fully formed and private, nothing left
+ * behind by a start cut short, and a release that never removes a socket
+ * that is no longer ours.
  *
  * @since 0.1.0
  */
@@ -15,16 +16,17 @@ import * as Schedule from "effect/Schedule"
 import * as Data from "effect/Data"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import { randomBytes } from "node:crypto"
 import * as fs from "node:fs"
 import * as net from "node:net"
 import * as nodePath from "node:path"
 import * as Connection from "./Connection.ts"
 import * as FileIdentity from "./FileIdentity.ts"
+import * as Leftovers from "./Leftovers.ts"
 import * as Lockfile from "./Lockfile.ts"
 import * as SocketPath from "./SocketPath.ts"
 import { errnoOf } from "../internal/Bytes.ts"
 import { isPermissionDenied } from "../internal/Errno.ts"
+import * as StartupPhase from "../internal/StartupPhase.ts"
 
 /**
  * The server could not take the path.
@@ -32,6 +34,9 @@ import { isPermissionDenied } from "../internal/Errno.ts"
  * `AddressInUse`: a live server answers there; we never take its socket.
  * `NotASocket`: something that is not a socket (a file, a directory, a
  * symlink) sits at the path; it is left alone.
+ * `OtherUser`: the socket's directory, or a socket at the path, belongs to
+ * another user (`detail` says which), who could replace our socket with
+ * theirs at any time; nothing is started, nothing of theirs is removed.
  * `Failed`: the system refused (the errno says why).
  *
  * @since 0.1.0
@@ -39,9 +44,11 @@ import { isPermissionDenied } from "../internal/Errno.ts"
  */
 export class ListenError extends Data.TaggedError("ListenError")<{
   readonly path: string
-  readonly reason: "AddressInUse" | "NotASocket" | "Failed"
+  readonly reason: "AddressInUse" | "NotASocket" | "OtherUser" | "Failed"
   readonly errno?: string | undefined
   readonly detail?: string | undefined
+  /** The system error, for `Failed`. */
+  readonly cause?: unknown
 }> {
   override get message(): string {
     switch (this.reason) {
@@ -49,6 +56,8 @@ export class ListenError extends Data.TaggedError("ListenError")<{
         return `socket/pipe already in use: '${this.path}'`
       case "NotASocket":
         return `could not start server on: '${this.path}': it exists and is not a socket (${this.detail}); remove it or choose another path`
+      case "OtherUser":
+        return `could not start server on: '${this.path}': ${this.detail}`
       case "Failed":
         return isPermissionDenied(this.errno)
           ? `could not start server on: '${this.path}': permission denied (${this.errno}): this user may not create, replace or reach a socket there`
@@ -126,7 +135,7 @@ export interface Listener {
 }
 
 const failed = (path: string, error: unknown) =>
-  new ListenError({ path, reason: "Failed", errno: errnoOf(error) ?? "EIO", detail: String((error as Error).message) })
+  new ListenError({ path, reason: "Failed", errno: errnoOf(error) ?? "EIO", detail: String((error as Error).message), cause: error })
 
 const lstat = (path: string): fs.Stats | undefined => {
   try {
@@ -137,19 +146,24 @@ const lstat = (path: string): fs.Stats | undefined => {
   }
 }
 
-const kindOf = (stats: fs.Stats) =>
-  stats.isSymbolicLink() ? "a symbolic link" : stats.isDirectory() ? "a directory" : stats.isFile() ? "a regular file" : "not a socket"
-
 /**
  * Probes `path` before binding. A live server there means "address in
  * use"; a socket nobody answers on is stale (its server died) and may be
- * replaced; anything that is not a socket is not ours to remove.
+ * replaced; anything that is not a socket, or is another user's, is not
+ * ours to remove.
  */
 const clearStale = (path: string) =>
   Effect.gen(function*() {
     const stats = yield* Effect.try({ try: () => lstat(path), catch: (e) => failed(path, e) })
     if (stats === undefined) return
-    if (!stats.isSocket()) return yield* new ListenError({ path, reason: "NotASocket", detail: kindOf(stats) })
+    if (!stats.isSocket()) return yield* new ListenError({ path, reason: "NotASocket", detail: FileIdentity.kindOf(stats) })
+    if (!FileIdentity.isOwnedByUs(stats)) {
+      return yield* new ListenError({
+        path,
+        reason: "OtherUser",
+        detail: `the socket there belongs to another user (uid ${stats.uid}) and is never removed; that user or root can remove it`
+      })
+    }
     // Only a refusal proves the socket stale (or its vanishing, when a
     // stopping server removes it meanwhile). Any other failure (a full
     // backlog answers EAGAIN) may come from a live, busy server, whose
@@ -182,19 +196,66 @@ const bind = (path: string, address: string, backlog: number) =>
   })
 
 /**
- * Anyone who can write to the socket's directory can remove our socket and
- * put their own in its place; the sticky bit (as on /tmp) prevents that for
- * files they do not own. Such a directory deserves a warning.
+ * The owner of the socket's directory can remove our socket and put their
+ * own in its place at any time, whatever its mode: a directory of another
+ * user (root aside, who can do anything anyway) is refused. Anyone else who
+ * can write to it can do the same, unless the sticky bit (as on /tmp)
+ * protects files they do not own: such a directory deserves a warning. A
+ * directory that cannot be read is left for the lock to report.
  */
-const warnIfDirectoryIsShared = (directory: string) =>
+const checkDirectory = (path: string, directory: string) =>
   Effect.suspend(() => {
     const stats = fs.statSync(directory, { throwIfNoEntry: false })
-    return stats !== undefined && (stats.mode & 0o002) !== 0 && (stats.mode & 0o1000) === 0
+    if (stats === undefined) return Effect.void
+    if (!FileIdentity.isOwnedByUsOrRoot(stats)) {
+      return Effect.fail(
+        new ListenError({
+          path,
+          reason: "OtherUser",
+          detail: `its directory '${directory}' belongs to another user (uid ${stats.uid}), who could replace the socket at any time; use a directory of your own`
+        })
+      )
+    }
+    return (stats.mode & 0o002) !== 0 && (stats.mode & 0o1000) === 0
       ? Effect.logWarning(
         `socket directory '${directory}' is writable by every user and has no sticky bit: anyone could replace the socket`
       )
       : Effect.void
   })
+
+/**
+ * A directory only we can enter, made beside the socket's path for the
+ * life of the scope: a socket bound in it is out of other users' reach
+ * whatever its mode, until it is renamed into place. Its name records our
+ * process, so that the next start removes it if we die first.
+ */
+const privateDirectory = (path: string, directory: string) =>
+  Effect.acquireRelease(
+    Effect.try({
+      try: () => {
+        // mkdtemp creates it 0700 or stricter, whatever the umask: no
+        // window where others may enter. The chmod makes it usable under a
+        // umask that would deny us too.
+        const made = fs.mkdtempSync(nodePath.join(directory, Leftovers.prefix("sock")))
+        try {
+          fs.chmodSync(made, 0o700)
+        } catch (error) {
+          fs.rmSync(made, { recursive: true, force: true })
+          throw error
+        }
+        return made
+      },
+      catch: (e) => failed(path, e)
+    }),
+    (made) =>
+      Effect.sync(() => {
+        try {
+          fs.rmSync(made, { recursive: true, force: true })
+        } catch {
+          // Left for the next start to sweep, once we are gone.
+        }
+      })
+  )
 
 /** Directory change events, for noticing a stolen socket at once; empty where watching is not supported. */
 const directoryChanges = (directory: string): Stream.Stream<void> =>
@@ -218,11 +279,17 @@ const directoryChanges = (directory: string): Stream.Stream<void> =>
  * `AddressInUse`; otherwise remove a stale socket, bind, listen, and record
  * the new socket's inode and device; release the lock.
  *
- * The socket is bound under a unique temporary name in the same directory,
- * given its permissions, then renamed onto `path`: clients only ever see a
- * complete socket with the right mode, and because Node removes the bound
- * name when the server closes, the name it removes is the temporary one,
- * which no longer exists, rather than whatever is at `path` by then.
+ * The socket is bound in a private directory (mode 0700) made for the
+ * purpose beside `path`, given its permissions, then renamed onto `path`,
+ * and the directory removed: no other user can reach the socket before it
+ * has its mode, whatever the umask, and clients only ever see a complete
+ * socket. Because Node removes the bound name when the server closes, the
+ * name it removes is the temporary one, which no longer exists, rather than
+ * whatever is at `path` by then.
+ *
+ * A directory of another user is refused (`OtherUser`): its owner could
+ * replace the socket. Taking the lock clears what starters killed midway
+ * left there (see {@link Lockfile.acquire}).
  *
  * Closing the scope stops accepting, destroys connections not yet taken
  * from {@link Listener.accepted}, and removes the socket file if it is
@@ -238,15 +305,20 @@ export const make = (
   Effect.gen(function*() {
     const scope = yield* Effect.scope
     const directory = nodePath.dirname(path)
-    const temporary = nodePath.join(directory, `.sipc-${process.pid}-${randomBytes(6).toString("hex")}`)
+    yield* checkDirectory(path, directory)
 
-    // The lock is held only while starting, in a scope of its own.
-    const lockScope = yield* Scope.fork(scope)
+    // The lock and the private directory are held only while starting, in
+    // a scope of their own; the directory goes first.
+    const startScope = yield* Scope.fork(scope)
     yield* Scope.provide(
       Lockfile.acquire(`${path}.lock`, { timeout: options?.lockTimeout, staleAfter: options?.lockStaleAfter, guarding: path }),
-      lockScope
+      startScope
     )
+    StartupPhase.reached("locked")
     yield* clearStale(path)
+    const privateDir = yield* Scope.provide(privateDirectory(path, directory), startScope)
+    const temporary = nodePath.join(privateDir, nodePath.basename(privateDir))
+    StartupPhase.reached("directory-made")
 
     // The socket file goes at the end, but only while it is still the one
     // we bound: a server whose socket was stolen must not delete the new
@@ -294,22 +366,20 @@ export const make = (
       closeWith
     )
     const close = closeWith(server)
+    StartupPhase.reached("bound")
     yield* Effect.try({
       try: () => {
-        try {
-          fs.chmodSync(temporary, options?.mode ?? 0o600)
-          fs.renameSync(temporary, path)
-        } catch (error) {
-          fs.rmSync(temporary, { force: true })
-          throw error
-        }
-        const stats = fs.lstatSync(path)
-        identity = FileIdentity.of(stats)
+        fs.chmodSync(temporary, options?.mode ?? 0o600)
+        // Taken before the rename, which keeps the inode: after it, the
+        // path may already name someone else's file.
+        const bound = FileIdentity.of(fs.lstatSync(temporary))
+        fs.renameSync(temporary, path)
+        identity = bound
+        StartupPhase.reached("renamed")
       },
       catch: (e) => failed(path, e)
     })
-    yield* Scope.close(lockScope, Exit.void)
-    yield* warnIfDirectoryIsShared(directory)
+    yield* Scope.close(startScope, Exit.void)
 
     const owned = identity!
     const isStillOurs = Effect.sync(() => FileIdentity.isAt(path, owned))

@@ -10,7 +10,13 @@
  * every later start, as it does in Git. The lock file therefore records its
  * owner (pid, the process's start time, when the lock was taken), and a lock
  * whose owner is gone, or which is far older than any start takes, is
- * broken — never a lock a live starter holds.
+ * broken — never a lock a live starter holds, nor one of another user.
+ *
+ * The record is written before the lock exists: into a temporary file,
+ * which is then hard-linked to the lock path (a link, like O_EXCL, fails
+ * if the path exists). There is no moment at which the lock exists without
+ * its owner, so a starter killed at any point leaves either no lock or one
+ * that says whose it is.
  *
  * @since 0.1.0
  */
@@ -19,10 +25,12 @@ import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
 import * as Data from "effect/Data"
 import * as Scope from "effect/Scope"
-import { randomBytes } from "node:crypto"
 import * as fs from "node:fs"
+import * as nodePath from "node:path"
 import * as FileIdentity from "./FileIdentity.ts"
+import * as Leftovers from "./Leftovers.ts"
 import { errnoOf } from "../internal/Bytes.ts"
+import * as StartupPhase from "../internal/StartupPhase.ts"
 
 /**
  * The lock could not be taken.
@@ -30,6 +38,8 @@ import { errnoOf } from "../internal/Bytes.ts"
  * `Held`: another starter holds it and did not let go within the timeout.
  * `NotALockFile`: something other than a regular file sits at the lock path
  * (a directory, a symlink); it is never removed or followed.
+ * `OtherUser`: the lock file belongs to another user (`uid`); it is never
+ * broken, whatever it records.
  * `Failed`: the file system refused (the errno says why).
  *
  * @since 0.1.0
@@ -37,21 +47,28 @@ import { errnoOf } from "../internal/Bytes.ts"
  */
 export class LockError extends Data.TaggedError("LockError")<{
   readonly path: string
-  readonly reason: "Held" | "NotALockFile" | "Failed"
+  readonly reason: "Held" | "NotALockFile" | "OtherUser" | "Failed"
   readonly errno?: string | undefined
   readonly owner?: number | undefined
+  /** The user the lock file belongs to, for `OtherUser`. */
+  readonly uid?: number | undefined
   /** The socket path the lock guards, when it guards one. */
   readonly guarding?: string | undefined
+  /** The system error, for `Failed`. */
+  readonly cause?: unknown
 }> {
   override get message(): string {
+    const taking = this.guarding === undefined ? `could not take lock '${this.path}'` : `could not start server on: '${this.guarding}'`
     switch (this.reason) {
       case "Held":
         // Worded as Git words it, with what to do about it after.
-        return `${this.guarding === undefined ? `could not take lock '${this.path}'` : `could not start server on: '${this.guarding}'`}: File exists (lock '${this.path}' is held by another server starting${
+        return `${taking}: File exists (lock '${this.path}' is held by another server starting${
           this.owner === undefined ? "" : `, process ${this.owner}`
         }; if none is, remove the lock file)`
       case "NotALockFile":
         return `could not take lock '${this.path}': it exists and is not a regular file; remove it or choose another path`
+      case "OtherUser":
+        return `${taking}: lock '${this.path}' belongs to another user (uid ${this.uid}) and is never broken; that user or root can remove it, and a directory only you can write to keeps others from putting one there`
       case "Failed":
         return `could not take lock '${this.path}': ${this.errno} (check that the directory exists and is writable)`
     }
@@ -88,30 +105,10 @@ export interface Owner {
   readonly takenAt: number
 }
 
-const hasProc = fs.existsSync("/proc/self/stat")
-
-/**
- * A process's start time in clock ticks since boot (field 22 of
- * /proc/<pid>/stat); `undefined` when there is no such process, "" where
- * the system does not tell.
- */
-const processStart = (pid: number): string | undefined => {
-  if (!hasProc) return ""
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, "latin1")
-    // The command name (field 2) may contain spaces; fields after it are plain.
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19] ?? ""
-  } catch (error) {
-    const errno = (error as NodeJS.ErrnoException).code
-    return errno === "ENOENT" ? undefined : ""
-  }
-}
-
-const ownStart = processStart(process.pid) ?? ""
-
 /**
  * Parses a lock file's contents; `undefined` when they are not an owner
- * record (written by someone else, or still being written).
+ * record (written by another program, or left empty by an earlier version,
+ * which wrote the record after creating the lock).
  *
  * @since 0.1.0
  * @category parsing
@@ -122,42 +119,78 @@ export const parseOwner = (text: string): Owner | undefined => {
   return Number.isSafeInteger(owner.pid) && owner.pid > 0 && Number.isFinite(owner.takenAt) ? owner : undefined
 }
 
-/**
- * Whether the owner is certainly gone: no such process, or a process with
- * that pid that started at another time (the pid was reused).
- */
-const ownerIsGone = (owner: Owner): boolean => {
-  try {
-    process.kill(owner.pid, 0)
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ESRCH") return true
-  }
-  const start = processStart(owner.pid)
-  if (start === undefined) return true
-  return start !== "" && owner.processStart !== "" && start !== owner.processStart
-}
+const ownerIsGone = (owner: Owner): boolean => Leftovers.isGone({ pid: owner.pid, start: owner.processStart })
 
 const failed = (path: string, error: unknown) =>
-  new LockError({ path, reason: "Failed", errno: errnoOf(error) ?? "EIO" })
+  new LockError({ path, reason: "Failed", errno: errnoOf(error) ?? "EIO", cause: error })
 
 /**
- * Creates the lock file exclusively and writes our owner record into it.
- * O_EXCL also refuses to follow a symlink planted at the lock path.
+ * Creates the lock file at `path` with our owner record in it, in one step:
+ * the record is written to a temporary file, which is then linked to
+ * `path`. The link fails if anything (a symlink included) is at `path`, and
+ * is never followed. `steps` marks the start-up steps (for the lock itself,
+ * not the breaker's).
  */
-const create = (path: string): fs.Stats | "exists" => {
-  let fd: number
+const create = (path: string, steps: boolean): fs.Stats | "exists" => {
+  const temporary = Leftovers.temporaryPath(nodePath.dirname(path), "lock")
+  const fd = fs.openSync(temporary, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600)
   try {
-    fd = fs.openSync(path, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600)
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "EEXIST") return "exists"
-    throw error
-  }
-  try {
-    fs.writeSync(fd, `${process.pid}\n${ownStart}\n${Date.now()}\n`)
-    return fs.fstatSync(fd)
+    let created: fs.Stats
+    try {
+      fs.writeSync(fd, `${Leftovers.self.pid}\n${Leftovers.self.start}\n${Date.now()}\n`)
+      created = fs.fstatSync(fd)
+    } finally {
+      fs.closeSync(fd)
+    }
+    if (steps) StartupPhase.reached("lock-written")
+    try {
+      fs.linkSync(temporary, path)
+    } catch (error) {
+      if (errnoOf(error) === "EEXIST") return "exists"
+      throw error
+    }
+    if (steps) StartupPhase.reached("lock-linked")
+    return created
   } finally {
-    fs.closeSync(fd)
+    fs.rmSync(temporary, { force: true })
   }
+}
+
+/** A lock file found at `path`, and whether it may be broken. */
+interface Found {
+  readonly stats: fs.Stats
+  readonly owner: Owner | undefined
+  readonly stale: boolean
+}
+
+/**
+ * What is at the lock path `path`: nothing, a lock file of ours (stale or
+ * not), or something never to be broken. A lock without an owner record
+ * (another program's, or one an earlier version left empty) is stale only
+ * by its age.
+ */
+const inspect = (path: string, staleAfterMs: number): Found | LockError | undefined => {
+  const stats = fs.lstatSync(path, { throwIfNoEntry: false })
+  if (stats === undefined) return undefined
+  if (!stats.isFile()) return new LockError({ path, reason: "NotALockFile" })
+  if (!FileIdentity.isOwnedByUs(stats)) return new LockError({ path, reason: "OtherUser", uid: stats.uid })
+  const owner = parseOwner(fs.readFileSync(path, "latin1"))
+  const age = Date.now() - (owner?.takenAt ?? stats.mtimeMs)
+  return { stats, owner, stale: age > staleAfterMs || (owner !== undefined && ownerIsGone(owner)) }
+}
+
+/**
+ * Removes the breaker's lock `<path>.break` if its owner died holding it
+ * (it holds it for microseconds). Only that file, by its identity: a
+ * breaker that has just taken the name since is left alone. Returns why
+ * the breaker's lock can never be taken, when something that is not ours
+ * sits there.
+ */
+const removeAbandonedBreaker = (breaker: string, staleAfterMs: number): LockError | undefined => {
+  const found = inspect(breaker, staleAfterMs)
+  if (found instanceof LockError) return found
+  if (found?.stale === true) FileIdentity.removeIfAt(breaker, FileIdentity.of(found.stats))
+  return undefined
 }
 
 /**
@@ -169,43 +202,33 @@ const create = (path: string): fs.Stats | "exists" => {
  * lock is checked again under it: same file, same stale owner.
  */
 const breakIfStale = (path: string, staleAfterMs: number): true | LockError => {
-  const inspect = () => {
-    const stats = fs.lstatSync(path, { throwIfNoEntry: false })
-    if (stats === undefined) return undefined
-    if (!stats.isFile()) return new LockError({ path, reason: "NotALockFile" })
-    const owner = parseOwner(fs.readFileSync(path, "latin1"))
-    const age = Date.now() - (owner?.takenAt ?? stats.mtimeMs)
-    const stale = age > staleAfterMs || (owner !== undefined && ownerIsGone(owner))
-    return { stats, owner, stale }
-  }
-  const first = inspect()
+  const first = inspect(path, staleAfterMs)
   if (first === undefined) return true
   if (first instanceof LockError) return first
   if (!first.stale) return new LockError({ path, reason: "Held", ...(first.owner ? { owner: first.owner.pid } : {}) })
   const breaker = `${path}.break`
-  const held = create(breaker)
+  const held = create(breaker, false)
   if (held === "exists") {
-    // A breaker died between its two steps (it holds this lock for
-    // microseconds); an old one is removed so that the next try can proceed.
-    const stats = fs.lstatSync(breaker, { throwIfNoEntry: false })
-    if (stats?.isFile() && Date.now() - stats.mtimeMs > staleAfterMs) fs.rmSync(breaker, { force: true })
-    return new LockError({ path, reason: "Held" })
+    return removeAbandonedBreaker(breaker, staleAfterMs) ?? new LockError({ path, reason: "Held" })
   }
   try {
-    const again = inspect()
+    StartupPhase.reached("breaking")
+    const again = inspect(path, staleAfterMs)
     if (again === undefined) return true
     if (again instanceof LockError) return again
     if (again.stale && FileIdentity.isAt(path, FileIdentity.of(first.stats))) {
       // Renamed aside, then removed: never unlinking a name that another
-      // starter might reuse between our check and our removal.
-      const aside = `${path}.stale-${randomBytes(6).toString("hex")}`
+      // starter might reuse between our check and our removal. The name
+      // aside is a temporary of ours, swept if we die before removing it.
+      const aside = Leftovers.temporaryPath(nodePath.dirname(path), "aside")
       fs.renameSync(path, aside)
+      StartupPhase.reached("lock-aside")
       fs.rmSync(aside, { force: true })
       return true
     }
     return new LockError({ path, reason: "Held" })
   } finally {
-    fs.rmSync(breaker, { force: true })
+    FileIdentity.removeIfAt(breaker, FileIdentity.of(held))
   }
 }
 
@@ -213,7 +236,7 @@ const tryAcquire = (path: string, staleAfterMs: number) =>
   Effect.try({
     try: (): fs.Stats | LockError => {
       for (let attempt = 0; attempt < 3; attempt++) {
-        const created = create(path)
+        const created = create(path, true)
         if (created !== "exists") return created
         const broken = breakIfStale(path, staleAfterMs)
         if (broken !== true) return broken
@@ -231,9 +254,39 @@ const release = (path: string, created: fs.Stats) =>
   Effect.sync(() => FileIdentity.removeIfAt(path, FileIdentity.of(created)))
 
 /**
+ * What starters killed midway left beside the lock: the temporaries named
+ * after them (see {@link Leftovers}) and a breaker's lock. Cleared by the
+ * next starter to take the lock, so that nothing piles up.
+ */
+const clearLeftovers = (path: string, staleAfterMs: number) =>
+  Effect.andThen(
+    Effect.sync(() => {
+      try {
+        removeAbandonedBreaker(`${path}.break`, staleAfterMs)
+      } catch {
+        // Best effort, as the sweep: the next start tries again.
+      }
+    }),
+    Leftovers.sweep(nodePath.dirname(path))
+  )
+
+const withGuarding = (error: LockError, guarding: string | undefined) =>
+  guarding === undefined ? error : new LockError({
+    path: error.path,
+    reason: error.reason,
+    guarding,
+    ...(error.errno === undefined ? {} : { errno: error.errno }),
+    ...(error.owner === undefined ? {} : { owner: error.owner }),
+    ...(error.uid === undefined ? {} : { uid: error.uid }),
+    ...(error.cause === undefined ? {} : { cause: error.cause })
+  })
+
+/**
  * Takes the lock file `path` for the life of the scope, retrying with
  * back-off while another starter holds it, and breaking it when it is
- * stale.
+ * stale. Once it is taken, what starters killed midway left in its
+ * directory is removed (their temporaries, a breaker's lock), never what a
+ * live process or another user owns.
  *
  * @since 0.1.0
  * @category constructors
@@ -242,20 +295,11 @@ export const acquire = (path: string, options?: Options): Effect.Effect<void, Lo
   const timeout = Duration.fromInputUnsafe(options?.timeout ?? Duration.millis(100))
   const staleAfter = Duration.toMillis(options?.staleAfter ?? Duration.seconds(60))
   const schedule = Schedule.exponential(Duration.millis(2), 2).pipe(Schedule.upTo({ duration: timeout }))
-  const guarding = options?.guarding
   return Effect.acquireRelease(
     tryAcquire(path, staleAfter).pipe(
       Effect.retry({ schedule, while: (e) => e.reason === "Held" }),
-      Effect.mapError((e) =>
-        guarding === undefined ? e : new LockError({
-          path: e.path,
-          reason: e.reason,
-          guarding,
-          ...(e.errno === undefined ? {} : { errno: e.errno }),
-          ...(e.owner === undefined ? {} : { owner: e.owner })
-        })
-      )
+      Effect.mapError((e) => withGuarding(e, options?.guarding))
     ),
     (created) => release(path, created)
-  ).pipe(Effect.asVoid)
+  ).pipe(Effect.tap(() => clearLeftovers(path, staleAfter)), Effect.asVoid)
 }

@@ -22,13 +22,16 @@
  *   `error {"_tag":"IpcError","reason":"UnknownCommand","command":"nope",...}`.
  *
  * JSON values never start with `e` or with `fail `, so these lines cannot
- * be mistaken for a response. Values are encoded with `Schema.toCodecJson`,
+ * be mistaken for a response. JSON nested deeper than {@link maxJsonDepth}
+ * is refused before it is decoded (`InvalidRequest`, `InvalidResponse`),
+ * and what a request sent is echoed in an error only as a short prefix. Values are encoded with `Schema.toCodecJson`,
  * so dates, big integers, options and classes travel in their JSON form.
  * Fields a side does not know are ignored when decoding: a server may add
  * response fields without breaking older clients.
  *
  * @since 0.1.0
  */
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
@@ -203,7 +206,8 @@ export const make = <const Cs extends ReadonlyArray<AnyCommand>>(...commands: Cs
  * - `UnknownCommand`: the server has no command of that name (an older
  *   server, or a typo in a hand-written request).
  * - `InvalidRequest`: the server could not decode the request: not UTF-8,
- *   not JSON, or not what the command's request schema accepts.
+ *   not JSON, nested too deeply, or not what the command's request schema
+ *   accepts.
  * - `InvalidResponse`: the client could not decode the response: not in the
  *   wire format, or not what the command's schemas accept (an older or
  *   newer server whose schema differs).
@@ -238,6 +242,67 @@ export class IpcError extends Schema.TaggedError<IpcError>()("IpcError", {
   }
 }
 
+/**
+ * How deeply the JSON of a message may nest (arrays and objects) to be
+ * decoded. Decoding a recursive schema takes stack for every level: a
+ * request nested ten thousand deep would exhaust it. Deeper JSON is refused
+ * with an {@link IpcError} before decoding, whatever the schema.
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const maxJsonDepth = 512
+
+/**
+ * Whether JSON text nests arrays and objects more than `max` deep. A scan
+ * of the text, brackets inside strings aside; text too short to nest that
+ * deep is not scanned.
+ */
+const nestsDeeperThan = (text: string, max: number): boolean => {
+  if (text.length <= max) return false
+  let depth = 0
+  let inString = false
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (inString) {
+      if (c === 0x5c) i++ // a backslash escapes the next character
+      else if (c === 0x22) inString = false
+    } else if (c === 0x22) {
+      inString = true
+    } else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return true
+    } else if (c === 0x5d || c === 0x7d) {
+      depth--
+    }
+  }
+  return false
+}
+
+/**
+ * Whether `error`, thrown by a Schema codec or JSON.stringify, is the
+ * stack running out: a value nested too deeply for this schema, even under
+ * {@link maxJsonDepth}, as a heavy recursive schema may be. Schema reports
+ * it as an error whose cause holds the RangeError.
+ */
+const isStackExhausted = (error: unknown): boolean => {
+  const thrown = error instanceof Error && Cause.isCause(error.cause) ? Cause.squash(error.cause) : error
+  return thrown instanceof RangeError && thrown.message.includes("call stack")
+}
+
+const TOO_DEEP = "nested too deeply to decode"
+
+/**
+ * `text` as it may be echoed in an error: at most `max` characters, the
+ * length said when it is cut, so that a request cannot make its error
+ * reply as large as itself.
+ */
+const clip = (text: string, max: number) => text.length > max ? `${text.slice(0, max)}… (${text.length} characters)` : text
+
+/** The longest command name echoed in an error. */
+const ECHOED_NAME = 64
+/** The longest request text or Schema issue echoed in an error. */
+const ECHOED_TEXT = 1000
+
 const formatIssue = SchemaIssue.makeFormatterDefault()
 
 const jsonCodecs = new WeakMap<Codec, Codec>()
@@ -253,29 +318,40 @@ const jsonCodec = (schema: Codec): Codec => {
 }
 
 /** Encodes a value as JSON text, or describes why it cannot be. */
-const toJson = (schema: Codec, value: unknown): Result.Result<string, string> =>
-  Result.mapBoth(Schema.encodeUnknownResult(jsonCodec(schema))(value), {
-    onSuccess: (encoded) => JSON.stringify(encoded),
-    onFailure: (error) => formatIssue(error.issue)
-  })
+const toJson = (schema: Codec, value: unknown): Result.Result<string, string> => {
+  try {
+    return Result.mapBoth(Schema.encodeUnknownResult(jsonCodec(schema))(value), {
+      onSuccess: (encoded) => JSON.stringify(encoded),
+      onFailure: (error) => formatIssue(error.issue)
+    })
+  } catch (error) {
+    if (isStackExhausted(error)) return Result.fail("the value is nested too deeply to encode")
+    throw error
+  }
+}
 
 /** Decodes JSON text (empty text is `null`), or describes why it cannot be. */
 const fromJson = <S extends Codec>(schema: S, text: string): Result.Result<S["Type"], string> => {
   let parsed: unknown = null
   if (text.trim() !== "") {
+    if (nestsDeeperThan(text, maxJsonDepth)) return Result.fail(`${TOO_DEEP}: JSON nested more than ${maxJsonDepth} deep`)
     try {
       parsed = JSON.parse(text)
     } catch (error) {
-      return Result.fail(`not valid JSON (${(error as Error).message}): ${preview(text)}`)
+      return Result.fail(`not valid JSON (${clip((error as Error).message, ECHOED_TEXT)}): ${clip(text, 200)}`)
     }
   }
-  return Result.mapError(
-    Schema.decodeUnknownResult(jsonCodec(schema), { errors: "all" })(parsed),
-    (error) => text.trim() === "" ? `no JSON given (read as null): ${formatIssue(error.issue)}` : formatIssue(error.issue)
-  )
+  try {
+    return Result.mapError(
+      Schema.decodeUnknownResult(jsonCodec(schema), { errors: "all" })(parsed),
+      (error) =>
+        clip(text.trim() === "" ? `no JSON given (read as null): ${formatIssue(error.issue)}` : formatIssue(error.issue), ECHOED_TEXT)
+    )
+  } catch (error) {
+    if (isStackExhausted(error)) return Result.fail(`${TOO_DEEP}: the stack ran out`)
+    throw error
+  }
 }
-
-const preview = (text: string) => text.length > 200 ? `${text.slice(0, 200)}...` : text
 
 const encoder = new TextEncoder()
 const utf8 = new TextDecoder("utf-8", { fatal: true })
@@ -332,7 +408,9 @@ export const decodeRequest = <C extends AnyCommand>(
   const command = protocol.get(name)
   if (command === undefined) {
     const known = protocol.commands.map((c) => c.name).join(", ")
-    return Effect.fail(new IpcError({ reason: "UnknownCommand", command: name, detail: `known commands: ${known}` }))
+    return Effect.fail(
+      new IpcError({ reason: "UnknownCommand", command: clip(name, ECHOED_NAME), detail: `known commands: ${known}` })
+    )
   }
   return Result.match(fromJson(command.request, json), {
     onSuccess: (request) => Effect.succeed({ command, request }),

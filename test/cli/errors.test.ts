@@ -61,7 +61,7 @@ describe("a path this user may not reach", () => {
       assert.match(run.stderr, permissionDenied(path))
     }))
 
-  it.live("run-daemon where a socket this user may not reach sits: permission denied, not 'already in use'", () =>
+  it.live("run-daemon where another user's socket sits: named as theirs and left alone, not 'already in use'", () =>
     Effect.gen(function*() {
       const path = yield* closedSocket
       // The directory must let the other user create the lock file.
@@ -70,7 +70,7 @@ describe("a path this user may not reach", () => {
       assert.strictEqual(run.code, 1)
       assert.strictEqual(
         run.stderr,
-        `error: could not start server on: '${path}': permission denied (EACCES): this user may not create, replace or reach a socket there\n`
+        `error: could not start server on: '${path}': the socket there belongs to another user (uid 0) and is never removed; that user or root can remove it\n`
       )
       assert.isTrue(fs.lstatSync(path).isSocket(), "the socket is left alone")
     }))

@@ -6,23 +6,9 @@ import type * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
+import type { DropReason } from "../ServerMetrics.ts"
 
-/** Why a connection ended without a served request (documented in `ServerMetrics`). */
-export type DropReason =
-  | "probe"
-  | "malformed"
-  | "incomplete"
-  | "too_large"
-  | "idle_timeout"
-  | "request_timeout"
-  | "queue_full"
-  | "queue_timeout"
-  | "shutdown"
-  | "grace_expired"
-  | "client_gone"
-  | "response_stalled"
-  | "handler_failed"
-  | "handler_timeout"
+export type { DropReason }
 
 export const accepted = Metric.counter("simple_ipc_connections_accepted", {
   description: "Connections accepted by a Simple IPC server",

@@ -25,6 +25,7 @@ import * as Listener from "../transport/Listener.ts"
 import * as Lifetime from "./internal/lifetime.ts"
 import type * as Lockfile from "../transport/Lockfile.ts"
 import type * as SocketPath from "../transport/SocketPath.ts"
+import { listen } from "../transport/internal/listener.ts"
 import { Engine, makeSpans } from "./internal/engine.ts"
 import { recorder } from "./internal/metrics.ts"
 
@@ -202,17 +203,13 @@ export const make = <E, R>(
       fork: Effect.runForkWith(context),
       spans: traced ? makeSpans(path, context, yield* Effect.clockWith(Effect.succeed)) : undefined
     })
-    const listener = yield* Listener.make(path, {
+    const listener = yield* listen(path, {
       lockTimeout: options?.lockTimeout,
       lockStaleAfter: options?.lockStaleAfter,
       mode: options?.mode,
       backlog: options?.backlog,
-      maxConnections: options?.maxConnections,
-      take: (socket) => {
-        engine.accept(socket)
-        return true
-      }
-    })
+      maxConnections: options?.maxConnections
+    }, (socket) => engine.accept(socket))
     // One sweep enforces every time limit, at a quarter of the shortest
     // (at most every second): a limit is enforced up to that much late.
     const shortest = Math.min(...Object.values(timeouts))

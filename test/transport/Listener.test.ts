@@ -1,46 +1,45 @@
 /**
- * The listener hands each accepted connection first to whoever can take it
- * at once, and queues the rest in order.
+ * The listener queues accepted connections in order, refuses one that
+ * finds the queue full, and closes those still waiting when it closes.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Effect, Queue } from "effect"
+import { Effect, Queue } from "effect"
 import * as net from "node:net"
 import * as Listener from "../../src/transport/Listener.ts"
 import { socketPath } from "../support/tempdir.ts"
 
+/** Connects and resolves with the socket and a deferred end: when the listener closes it. */
 const connectTo = (path: string) =>
   Effect.acquireRelease(
-    Effect.callback<net.Socket, Error>((resume) => {
+    Effect.callback<{ readonly socket: net.Socket; readonly closed: Promise<void> }, Error>((resume) => {
       const socket = net.connect({ path })
-      socket.once("connect", () => resume(Effect.succeed(socket)))
-      socket.once("error", (error) => resume(Effect.fail(error)))
+      const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()))
+      socket.on("error", () => {})
+      socket.once("connect", () => resume(Effect.succeed({ socket, closed })))
     }),
-    (socket) => Effect.sync(() => socket.destroy())
+    ({ socket }) => Effect.sync(() => socket.destroy())
   )
 
 describe("Listener", () => {
-  it.live("a connection `take` accepts never enters the queue; the next one, refused by `take`, waits there", () =>
+  it.live("accepted connections wait in order; one that finds the queue full is closed at once; closing closes the rest", () =>
     Effect.gen(function*() {
       const path = yield* socketPath()
-      const outcomes: Array<string> = []
-      const taken = yield* Deferred.make<net.Socket>()
-      let room = 1
-      const listener = yield* Listener.make(path, {
-        take: (socket) => {
-          if (room === 0) return false
-          room--
-          Deferred.doneUnsafe(taken, Effect.succeed(socket))
-          return true
-        },
-        onAccept: (outcome) => void outcomes.push(outcome)
-      })
-      yield* connectTo(path)
-      const first = yield* Deferred.await(taken)
-      first.destroy()
-      yield* connectTo(path)
-      const queued = yield* Queue.take(listener.accepted)
-      queued.destroy()
-      assert.deepStrictEqual(outcomes, ["taken", "queued"])
-      assert.strictEqual(Queue.sizeUnsafe(listener.accepted), 0)
+      const listener = yield* Listener.make(path, { queueCapacity: 2 })
+      const first = yield* connectTo(path)
+      const second = yield* connectTo(path)
+      first.socket.write("1")
+      second.socket.write("2")
+      const firstByte = (socket: net.Socket) =>
+        Effect.promise(() => new Promise<string>((resolve) => socket.once("data", (chunk) => resolve(String(chunk)))))
+      const accepted = [yield* Queue.take(listener.accepted), yield* Queue.take(listener.accepted)]
+      assert.deepStrictEqual([yield* firstByte(accepted[0]!), yield* firstByte(accepted[1]!)], ["1", "2"])
+      for (const socket of accepted) socket.destroy()
+      yield* Effect.promise(() => Promise.all([first.closed, second.closed]))
+
+      const waiting = [yield* connectTo(path), yield* connectTo(path)]
+      const refused = yield* connectTo(path)
+      yield* Effect.promise(() => refused.closed)
+      assert.strictEqual(yield* listener.close, 2)
+      yield* Effect.promise(() => Promise.all(waiting.map((w) => w.closed)))
     }))
 })

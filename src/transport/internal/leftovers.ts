@@ -12,7 +12,7 @@ import * as Effect from "effect/Effect"
 import { randomBytes } from "node:crypto"
 import * as fs from "node:fs"
 import * as nodePath from "node:path"
-import * as FileIdentity from "./FileIdentity.ts"
+import * as FileIdentity from "./fileIdentity.ts"
 
 /**
  * A process as recorded in lock files and temporary names: its pid and its

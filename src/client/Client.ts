@@ -7,11 +7,13 @@
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Schedule from "effect/Schedule"
 import * as Data from "effect/Data"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import type * as Tracer from "effect/Tracer"
 import * as fs from "node:fs"
 import * as PktLine from "../framing/PktLine.ts"
 import * as Tracing from "../internal/Tracing.ts"
@@ -343,31 +345,42 @@ export const request = (
 ): Effect.Effect<Uint8Array, ConnectError | RequestError> => {
   const send = PktLine.encodeMessageChunks(toBytes(request))
   const collect = { maxBytes: options?.maxResponseBytes ?? defaultMaxResponseBytes }
-  // With a tracer, connecting and sending are spans of their own; without
-  // one, the whole exchange runs in one callback.
-  return Tracing.ifTraced(
-    () => Tracing.span(
-      "SimpleIpc.request",
+  return Tracing.traced("SimpleIpc.request", path, (spans) =>
+    withTimeout(
       path,
-      withTimeout(
-        path,
-        Effect.acquireUseRelease(
-          Tracing.span("SimpleIpc.connect", path, open(path, { ...options, send })),
-          (connection) => Tracing.span("SimpleIpc.send", path, connection.readMessage(collect)),
-          close
-        ),
-        options?.timeout
-      )
-    ),
-    () => withTimeout(
-      path,
-      connecting(path, options, Connection.roundTrip(path, send, collect), (error) =>
+      connecting(path, options, exchange(path, send, collect, spans), (error) =>
         error._tag === "SocketPathError" || (error._tag === "SocketError" && error.operation === "connect")
           ? classify(path, error)
           : error),
       options?.timeout
-    )
-  )
+    ))
+}
+
+/**
+ * One attempt at the whole exchange. With a tracer, connecting and the
+ * exchange after it are spans of their own, made as the connection's
+ * callbacks report them.
+ */
+const exchange = (
+  path: string,
+  send: ReadonlyArray<Uint8Array>,
+  collect: PktLine.CollectOptions,
+  spans: Tracing.HandSpans | undefined
+) => {
+  if (spans === undefined) return Connection.roundTrip(path, send, collect)
+  return Effect.suspend(() => {
+    const connect = spans.open("SimpleIpc.connect")
+    let sending: Tracer.Span | undefined = undefined
+    return Connection.roundTrip(path, send, collect, () => {
+      spans.end(connect, Exit.void)
+      sending = spans.open("SimpleIpc.send")
+    }).pipe(Effect.onExit((exit) =>
+      Effect.sync(() => {
+        spans.end(connect, exit)
+        spans.end(sending, exit)
+      })
+    ))
+  })
 }
 
 const timedOut = (path: string, timeout: Duration.Input) =>

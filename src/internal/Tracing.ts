@@ -1,40 +1,53 @@
 /**
  * Spans where someone can see them.
  *
- * @since 0.1.0
+ * Requests and connections are served in socket callbacks, where no fiber
+ * runs, so their spans are made by hand ({@link HandSpans}); and only when
+ * a tracer is installed, since a span costs on every request. The work is
+ * the same either way: only whether it is recorded differs.
  */
+import * as Clock from "effect/Clock"
+import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import type * as Exit from "effect/Exit"
 import * as Tracer from "effect/Tracer"
-
-/**
- * Wraps `effect` in a span named `name` with a `socket` attribute. The
- * location is fixed, so no stack trace is captured.
- *
- * @since 0.2.0
- */
-export const span = <A, E, R>(name: string, socket: string, effect: Effect.Effect<A, E, R>) =>
-  effect.pipe(Effect.withSpan(name, { attributes: { socket } }, { captureStackTrace: false }))
-
-/**
- * `traced()` when a tracer is installed, else `untraced()`: for a path that
- * has a faster form when nobody watches its steps. Only the one taken is
- * built: building an effect costs too, on every request.
- *
- * @since 0.2.0
- */
-export const ifTraced = <A, E, R, A2, E2, R2>(
-  traced: () => Effect.Effect<A, E, R>,
-  untraced: () => Effect.Effect<A2, E2, R2>
-): Effect.Effect<A | A2, E | E2, R | R2> =>
-  // One step that reads the fiber's tracer, rather than a step for the
-  // tracer and another for what follows.
-  Effect.withFiber((fiber): Effect.Effect<A | A2, E | E2, R | R2> =>
-    watches(fiber.getRef(Tracer.Tracer)) ? traced() : untraced())
 
 /**
  * Whether `tracer` records spans: Effect's native tracer is the one
  * installed when nobody has provided another.
- *
- * @since 0.2.0
  */
 export const watches = (tracer: Tracer.Tracer): boolean => tracer !== Tracer.nativeTracer
+
+/**
+ * Runs `f` with hand-made spans when the fiber's tracer records them, and
+ * with `undefined` otherwise, in one step that reads the tracer. The span
+ * `name` wraps the whole when traced.
+ */
+export const traced = <A, E, R>(
+  name: string,
+  socket: string,
+  f: (spans: HandSpans | undefined) => Effect.Effect<A, E, R>
+): Effect.Effect<A, E, R> =>
+  Effect.withFiber((fiber) =>
+    watches(fiber.getRef(Tracer.Tracer))
+      ? Effect.withFiber((inner) => f(handSpans(socket, inner.context as Context.Context<never>, inner.getRef(Clock.Clock)))).pipe(
+        Effect.withSpan(name, { attributes: { socket }, kind: "client" }, { captureStackTrace: false })
+      )
+      : f(undefined)
+  )
+
+/** Spans opened and ended by hand, each with a `socket` attribute. */
+export interface HandSpans {
+  /** Opens a span now, as a child of `parent` or of the current span of the context the spans were made in. */
+  readonly open: (name: string, parent?: Tracer.AnySpan) => Tracer.Span
+  /** Ends `span` now with `exit`, unless it has ended already. */
+  readonly end: (span: Tracer.Span | undefined, exit: Exit.Exit<unknown, unknown>) => void
+}
+
+export const handSpans = (socket: string, context: Context.Context<never>, clock: Clock.Clock): HandSpans => ({
+  open: (name, parent) =>
+    Effect.runSyncWith(context)(Effect.makeSpan(name, { attributes: { socket }, ...(parent !== undefined ? { parent } : {}) })),
+  end: (span, exit) => {
+    if (span !== undefined && span.status._tag === "Started") span.end(clock.currentTimeNanosUnsafe(), exit)
+  }
+})

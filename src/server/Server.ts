@@ -201,7 +201,7 @@ export const make = <E, R>(
       stop,
       metrics: recorder(path, context),
       fork: Effect.runForkWith(context),
-      spans: traced ? makeSpans(path, context, yield* Effect.clockWith(Effect.succeed)) : undefined
+      spans: traced ? makeSpans(Tracing.handSpans(path, context, yield* Effect.clockWith(Effect.succeed))) : undefined
     })
     const listener = yield* listen(path, {
       lockTimeout: options?.lockTimeout,

@@ -605,11 +605,18 @@ const connectSocket = (
 export const roundTrip = (
   path: string,
   request: ReadonlyArray<Uint8Array>,
-  options?: PktLine.CollectOptions
+  options?: PktLine.CollectOptions,
+  onConnected?: () => void
 ): Effect.Effect<Uint8Array, SocketError | SocketPath.SocketPathError | PktLine.PktLineError> =>
-  atAddress(path, (address) => exchange(path, address, request, options))
+  atAddress(path, (address) => exchange(path, address, request, options, onConnected))
 
-const exchange = (path: string, address: string, request: ReadonlyArray<Uint8Array>, options: PktLine.CollectOptions | undefined) =>
+const exchange = (
+  path: string,
+  address: string,
+  request: ReadonlyArray<Uint8Array>,
+  options: PktLine.CollectOptions | undefined,
+  onConnected: (() => void) | undefined
+) =>
   Effect.callback<Uint8Array, SocketError | PktLine.PktLineError>((resume) => {
     const collector = new PktLine.MessageCollector(options)
     const socket = net.connect({ path: address, allowHalfOpen: true })
@@ -625,6 +632,7 @@ const exchange = (path: string, address: string, request: ReadonlyArray<Uint8Arr
     }
     socket.on("connect", () => {
       connected = true
+      onConnected?.()
     })
     socket.on("data", (chunk: Buffer) => {
       const result = collector.push(chunk)

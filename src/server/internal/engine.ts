@@ -29,16 +29,14 @@
  * before cutting it, so the reason is never guessed from an errno later.
  */
 import * as Cause from "effect/Cause"
-import type * as Clock from "effect/Clock"
-import type * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
-import type * as Tracer from "effect/Tracer"
 import type * as net from "node:net"
 import * as PktLine from "../../framing/PktLine.ts"
 import { toBytes } from "../../internal/Bytes.ts"
+import type * as Tracing from "../../internal/Tracing.ts"
 import * as Connection from "../../transport/Connection.ts"
 import type { Handler, Reply } from "../Server.ts"
 import { Quit } from "../Server.ts"
@@ -379,8 +377,7 @@ const handlerFailure = (cause: Cause.Cause<unknown>): DropReason => {
 /**
  * Spans, when a tracer is installed: `SimpleIpc.serve` from accept to the
  * response's end, with `SimpleIpc.accept` (reading the request) inside it,
- * and the application's own spans as the serve span's children. They are
- * made from the socket callbacks, where no fiber runs, hence by hand.
+ * and the application's own spans as the serve span's children.
  */
 export interface Spans {
   readonly accepted: () => ServeSpan
@@ -392,26 +389,17 @@ export interface ServeSpan {
   readonly end: (exit: Exit.Exit<unknown, unknown>) => void
 }
 
-export const makeSpans = (path: string, context: Context.Context<never>, clock: Clock.Clock): Spans => {
-  const open = (name: string, parent?: Tracer.AnySpan) =>
-    Effect.runSyncWith(context)(
-      Effect.makeSpan(name, { attributes: { socket: path }, kind: parent === undefined ? "server" : "internal", ...(parent ? { parent } : {}) })
-    )
-  return {
-    accepted: () => {
-      const serve = open("SimpleIpc.serve")
-      const accept = open("SimpleIpc.accept", serve)
-      let ended = false
-      return {
-        received: () => accept.end(clock.currentTimeNanosUnsafe(), Exit.void),
-        around: (effect) => Effect.withParentSpan(effect, serve),
-        end: (exit) => {
-          if (ended) return
-          ended = true
-          if (accept.status._tag === "Started") accept.end(clock.currentTimeNanosUnsafe(), exit)
-          serve.end(clock.currentTimeNanosUnsafe(), exit)
-        }
+export const makeSpans = (hand: Tracing.HandSpans): Spans => ({
+  accepted: () => {
+    const serve = hand.open("SimpleIpc.serve")
+    const accept = hand.open("SimpleIpc.accept", serve)
+    return {
+      received: () => hand.end(accept, Exit.void),
+      around: (effect) => Effect.withParentSpan(effect, serve),
+      end: (exit) => {
+        hand.end(accept, exit)
+        hand.end(serve, exit)
       }
     }
   }
-}
+})

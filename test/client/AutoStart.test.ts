@@ -6,16 +6,15 @@ import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Stream } from "effect"
 import * as fs from "node:fs"
 import * as nodePath from "node:path"
-import { fileURLToPath } from "node:url"
 import * as Client from "../../src/client/Client.ts"
 import * as AutoStart from "../../src/client/AutoStart.ts"
 import * as TypedClient from "../../src/typed/TypedClient.ts"
-import { nodeBinary } from "../support/child.ts"
+import { DaemonProtocol } from "../support/autoStartDaemon.ts"
+import { nodeBinary, supportFile } from "../support/child.ts"
 import { waitUntil } from "../support/raw.ts"
 import { tempDir } from "../support/tempdir.ts"
-import { DaemonProtocol } from "./daemon.ts"
 
-const daemonScript = fileURLToPath(new URL("./daemon.ts", import.meta.url))
+const daemonScript = supportFile("autoStartDaemon.ts")
 
 /** The pids the daemons recorded in `dir` as `<what>-<pid>`. */
 const recorded = (dir: string, what: "started" | "listening"): Array<number> =>

@@ -1,7 +1,8 @@
 /**
- * Startup, shutdown, stolen sockets, overload and resource hygiene.
+ * Startup, shutdown, stolen sockets, overload and resource hygiene. Run
+ * again under a tracer by Server.traced.test.ts.
  */
-import { assert, describe, it } from "@effect/vitest"
+import { assert, describe } from "@effect/vitest"
 import { Deferred, Duration, Effect, Exit, Fiber, Logger, Metric, References, Scope, Stream } from "effect"
 import * as fs from "node:fs"
 import * as net from "node:net"
@@ -16,6 +17,7 @@ import { killAndWait, startDaemon } from "../support/child.ts"
 import { baseline, exchange, openFds, waitUntil } from "../support/raw.ts"
 import { warmUp } from "../support/warmUp.ts"
 import { socketPath, tempDir } from "../support/tempdir.ts"
+import { it } from "../support/tracing.ts"
 
 const ping = (path: string) => Effect.map(Client.request(path, "ping"), text)
 

@@ -2,7 +2,7 @@
  * A daemon that clients start on demand, as Git starts its fsmonitor
  * daemon: both sides of `AutoStart`.
  *
- * The client side calls the daemon through `AutoStart.makeService`: when
+ * The client side calls the daemon through `AutoStart.make`: when
  * nothing listens at the socket, it starts this same script in `serve`
  * mode (detached, with no standard input or output) and sends its request
  * again once the daemon listens. The daemon side is a typed layer,
@@ -51,7 +51,7 @@ const serve = (path: string) => Layer.launch(GreeterLive(path))
 const greeter = (path: string) =>
   TypedClient.make(
     Greeter,
-    AutoStart.makeService(path, {
+    AutoStart.make(path, {
       // This same script, in `serve` mode, with the Node running this one.
       command: process.execPath,
       args: [...process.execArgv, fileURLToPath(import.meta.url), "serve", path]

@@ -31,7 +31,7 @@ export const format = (changes: Changes): string =>
 const print = (text: string) => Effect.sync(() => process.stdout.write(text))
 
 const changes = (socket: string, token: string, start: string | undefined) => {
-  const transport = start === undefined ? Client.makeService(socket) : AutoStart.makeService(socket, {
+  const transport = start === undefined ? Client.makeService(socket) : AutoStart.make(socket, {
     command: process.execPath,
     args: [fileURLToPath(import.meta.url), "serve", start, socket]
   })

@@ -8,11 +8,16 @@
  * them listen, and the others exit. Every client just waits for the path to
  * be listening, whoever won.
  *
+ * {@link make} and {@link layer} give the plain client's `IpcClient`
+ * service with this behaviour: a program written against it runs
+ * unchanged with either.
+ *
  * @since 0.1.0
  */
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as Schedule from "effect/Schedule"
 import * as Data from "effect/Data"
 import * as Stream from "effect/Stream"
@@ -211,8 +216,8 @@ export const ensureRunning = (path: string, options: Options): Effect.Effect<voi
   })
 
 /** Connection failures that mean "no daemon yet", as opposed to a broken path. */
-const notRunning = (error: ByteClient.ConnectError | ByteClient.RequestError): error is ByteClient.ConnectError =>
-  error._tag === "ConnectError" && (error.state === "PathNotFound" || error.state === "NotListening")
+const notRunning = (error: unknown): error is ByteClient.ConnectError =>
+  error instanceof ByteClient.ConnectError && (error.state === "PathNotFound" || error.state === "NotListening")
 
 /**
  * One round trip (see {@link ByteClient.request}); if no server is there,
@@ -250,8 +255,55 @@ export const requestStream = (
   )
 
 /**
- * A client for the server at `path` that starts it when it is not running:
- * the byte-level client's shape, usable as a typed client's transport.
+ * One round trip whose response is lent to `f` piece by piece (see
+ * {@link ByteClient.requestForEach}, and its rule: `f` copies what it
+ * keeps); if no server is there, starts the daemon and sends the request
+ * again, before `f` has seen any piece.
+ *
+ * @since 0.3.0
+ * @category requests
+ */
+export const requestForEach = <E, R>(
+  path: string,
+  request: Uint8Array | string,
+  f: (piece: Uint8Array) => Effect.Effect<void, E, R>,
+  options: Options
+): Effect.Effect<void, TransportError | E, R> =>
+  Effect.suspend(() => {
+    // `f` may fail with a ConnectError of its own (a request it makes, say):
+    // once it has been called, no failure is taken for a daemon not running.
+    let handed = false
+    const handing = (piece: Uint8Array) => {
+      handed = true
+      return f(piece)
+    }
+    return ByteClient.requestForEach(path, request, handing, options).pipe(
+      Effect.catchIf(
+        (error) => !handed && notRunning(error),
+        () => Effect.andThen(ensureRunning(path, options), ByteClient.requestForEach(path, request, f, options))
+      )
+    )
+  })
+
+/** A failure to start the daemon, as opposed to one of the request itself. */
+const isAutoStartError = (error: unknown): error is AutoStartError => error instanceof AutoStartError
+
+/**
+ * A daemon that could not be started, as the plain client's error: the
+ * connection could not be made, for the reason `error` gives, which the
+ * message carries.
+ */
+const startFailed = (error: AutoStartError) =>
+  new ByteClient.ConnectError({ path: error.path, state: "OtherError", detail: error.message })
+
+/**
+ * The {@link ByteClient.IpcClient} service for the server at `path`, which
+ * starts the daemon when it is not running: the plain client's service,
+ * usable wherever that one is, as a typed client's transport too. Its
+ * errors are the plain client's: a daemon that cannot be started fails a
+ * request with a `ConnectError` in state `OtherError` whose message says
+ * why ({@link request} and its siblings give the {@link AutoStartError}
+ * itself).
  *
  * @example
  * ```ts
@@ -264,17 +316,47 @@ export const requestStream = (
  * )
  * const calculator = TypedClient.make(
  *   Calculator,
- *   AutoStart.makeService("/tmp/calc.sock", { command: process.execPath, args: ["calc-daemon.js"] })
+ *   AutoStart.make("/tmp/calc.sock", { command: process.execPath, args: ["calc-daemon.js"] })
  * )
  * ```
  *
- * @since 0.1.0
- * @category services
+ * @since 0.3.0
+ * @category constructors
  */
-export const makeService = (path: string, options: Options) => ({
-  path,
-  activeState: ByteClient.activeState(path),
-  ensureRunning: ensureRunning(path, options),
-  request: (bytes: Uint8Array | string) => request(path, bytes, options),
-  requestStream: (bytes: Uint8Array | string) => requestStream(path, bytes, options)
-})
+export const make = (path: string, options: Options): ByteClient.IpcClient["Service"] =>
+  ByteClient.IpcClient.of({
+    path,
+    activeState: ByteClient.activeState(path),
+    request: (bytes) =>
+      Effect.catchIf(request(path, bytes, options), isAutoStartError, (error) => Effect.fail(startFailed(error))),
+    requestStream: (bytes) =>
+      Stream.catchIf(requestStream(path, bytes, options), isAutoStartError, (error) => Stream.fail(startFailed(error))),
+    requestForEach: (bytes, f) =>
+      Effect.catchIf(requestForEach(path, bytes, f, options), isAutoStartError, (error) => Effect.fail(startFailed(error)))
+  })
+
+/**
+ * A layer providing {@link ByteClient.IpcClient} for the server at `path`,
+ * starting the daemon when it is not running (see {@link make}): a program
+ * that reads `IpcClient` runs unchanged with it or with `Client.layer`.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { AutoStart, Client } from "effect-simple-ipc"
+ *
+ * const program = Effect.gen(function*() {
+ *   const client = yield* Client.IpcClient
+ *   return yield* client.request("ping")
+ * })
+ * // The first request starts the daemon if it is not running.
+ * const runnable = program.pipe(
+ *   Effect.provide(AutoStart.layer("/tmp/app.sock", { command: process.execPath, args: ["app-daemon.js"] }))
+ * )
+ * ```
+ *
+ * @since 0.3.0
+ * @category layers
+ */
+export const layer = (path: string, options: Options): Layer.Layer<ByteClient.IpcClient> =>
+  Layer.succeed(ByteClient.IpcClient, make(path, options))

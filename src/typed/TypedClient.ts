@@ -15,7 +15,7 @@ import * as Protocol from "./Protocol.ts"
 /**
  * What the typed client sends requests through: the byte-level client
  * ({@link ByteClient.makeService}), one that starts its server on demand
- * (`AutoStart.makeService`), or any other.
+ * (`AutoStart.make`), or any other.
  *
  * @since 0.1.0
  * @category models

@@ -145,7 +145,7 @@ describe("AutoStart with a launched typed layer as the daemon", () => {
           for (const pid of daemonsAt(path)) process.kill(pid, "SIGKILL")
         })
       )
-      const transport = AutoStart.makeService(path, {
+      const transport = AutoStart.make(path, {
         command: nodeBinary,
         args: [script, "typed-layer-main", path],
         startTimeout: Duration.seconds(30)

@@ -1,8 +1,9 @@
 /**
  * Every limit and timeout: exceeded, it has its documented outcome, and a
- * normal request alongside still succeeds.
+ * normal request alongside still succeeds. Run again under a tracer by
+ * limits.traced.test.ts.
  */
-import { assert, describe, it } from "@effect/vitest"
+import { assert, describe } from "@effect/vitest"
 import { Deferred, Duration, Effect, Exit, Fiber, Metric, Stream } from "effect"
 import * as net from "node:net"
 import * as Client from "../../src/client/Client.ts"
@@ -14,6 +15,7 @@ import { bytes, text } from "../support/bytes.ts"
 import { killAndWait, startDaemon } from "../support/child.ts"
 import { exchange, openFds, waitUntil } from "../support/raw.ts"
 import { socketPath } from "../support/tempdir.ts"
+import { it } from "../support/tracing.ts"
 
 const ping = (path: string) => Effect.map(Client.request(path, "ping"), text)
 

@@ -10,19 +10,14 @@ import * as Client from "../../src/client/Client.ts"
 import * as Server from "../../src/server/Server.ts"
 import * as TestApplication from "../../src/testing/TestApplication.ts"
 import { tempDir } from "../support/tempdir.ts"
+import { recordingTracer } from "../support/tracing.ts"
 
 describe("observability", () => {
   it.live("with a tracer installed, connecting, sending, accepting and serving are spans carrying the socket path", () =>
     Effect.gen(function*() {
       const path = nodePath.join(yield* tempDir, "s")
       const spans: Array<Tracer.Span> = []
-      const tracer = Tracer.make({
-        span: (options) => {
-          const span = Tracer.nativeTracer.span(options)
-          spans.push(span)
-          return span
-        }
-      })
+      const tracer = recordingTracer(spans)
       yield* Effect.withTracer(
         Effect.gen(function*() {
           const server = yield* Server.make(path, TestApplication.handler)

@@ -3,7 +3,7 @@
  * sockets, each in its own temp dir.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Stream } from "effect"
+import { Effect, Exit } from "effect"
 import * as Client from "../../src/client/Client.ts"
 import * as Server from "../../src/server/Server.ts"
 import * as TestApplication from "../../src/testing/TestApplication.ts"
@@ -88,21 +88,6 @@ describe("Git's Simple IPC scenarios", () => {
         { concurrency: "unbounded" }
       )
       assert.strictEqual(results.flat().length, 91)
-    }))
-
-  it.live("several commands can be sent on connections the caller holds (connect, then sendCommand)", () =>
-    Effect.gen(function*() {
-      const path = yield* socketPath()
-      yield* serve(path)
-      const collected = yield* Effect.scoped(
-        Effect.flatMap(Client.connect(path), (connection) => Client.sendCommand(connection, "ping"))
-      )
-      assert.strictEqual(text(collected), "pong")
-      const streamed = yield* Effect.scoped(
-        Effect.flatMap(Client.connect(path), (connection) =>
-          Stream.runCollect(Client.sendCommandStream(connection, "chunk")))
-      )
-      assert.strictEqual(streamed.map(text).join("").split("\n").filter(Boolean).length, 10000)
     }))
 
   it.live("quit stops the server: the path is no longer listening and a later send fails", () =>

@@ -1,6 +1,7 @@
 /**
  * Raw-socket peers for tests: a client that sends exact bytes and records
- * exactly what comes back, and a fake server that answers fixed bytes.
+ * exactly what comes back, a fake server that answers fixed bytes, and a
+ * server that leaves each connection to the test.
  */
 import { Duration, Effect, Schedule } from "effect"
 import * as fs from "node:fs"
@@ -64,6 +65,22 @@ export const fakeServer = (path: string, response: Uint8Array) =>
       server.close(() => resume(Effect.void))
       fs.rmSync(path, { force: true })
     })
+  )
+
+/**
+ * A server at `path` that hands each connection to `answer` once the first
+ * bytes of its request arrive.
+ */
+export const peer = (path: string, answer: (socket: net.Socket) => void) =>
+  Effect.acquireRelease(
+    Effect.callback<net.Server>((resume) => {
+      const server = net.createServer((socket) => {
+        socket.on("error", () => {})
+        socket.once("data", () => answer(socket))
+      })
+      server.listen(path, () => resume(Effect.succeed(server)))
+    }),
+    (server) => Effect.callback<void>((resume) => void server.close(() => resume(Effect.void)))
   )
 
 /** Polls `check` every 10 ms until it holds, failing after `timeout`. */

@@ -1,40 +1,24 @@
 /**
- * Reading a response with pieces lent from one reused read buffer
- * (`Client.requestForEach`), and a connection with a read buffer read the
- * ordinary ways: nothing handed out may change under its holder.
+ * The plain client: reading a response with pieces lent from one reused
+ * read buffer (`Client.requestForEach`), where nothing handed out may
+ * change under its holder; commands on connections the caller holds; the
+ * client as a service.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Data, Effect, Stream } from "effect"
-import * as net from "node:net"
+import { Data, Effect, Layer, Stream } from "effect"
+import * as fs from "node:fs"
 import * as Client from "../../src/client/Client.ts"
 import * as PktLine from "../../src/framing/PktLine.ts"
 import * as Server from "../../src/server/Server.ts"
 import * as TestApplication from "../../src/testing/TestApplication.ts"
-import * as Connection from "../../src/transport/Connection.ts"
-import { bytes, text } from "../support/bytes.ts"
-import { baseline } from "../support/raw.ts"
+import { text } from "../support/bytes.ts"
+import { baseline, peer } from "../support/raw.ts"
 import { socketPath } from "../support/tempdir.ts"
 
 /** One turn of the event loop, I/O included: time for more reads to land. */
 const ioTurn = Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
 
 class Enough extends Data.TaggedError("Enough")<{ readonly pieces: number }> {}
-
-/**
- * A server at `path` that hands each connection to `answer` once the first
- * bytes of its request arrive.
- */
-const peer = (path: string, answer: (socket: net.Socket) => void) =>
-  Effect.acquireRelease(
-    Effect.callback<net.Server>((resume) => {
-      const server = net.createServer((socket) => {
-        socket.on("error", () => {})
-        socket.once("data", () => answer(socket))
-      })
-      server.listen(path, () => resume(Effect.succeed(server)))
-    }),
-    (server) => Effect.callback<void>((resume) => void server.close(() => resume(Effect.void)))
-  )
 
 /**
  * A server that answers every request with `response` written in pieces
@@ -118,72 +102,38 @@ describe("Client.requestForEach", () => {
     }))
 })
 
-describe("a connection with a read buffer", () => {
-  it.live("read as a stream or as one message, hands out chunks that stay the caller's", () =>
+describe("connections the caller holds", () => {
+  it.live("several commands can be sent on connections the caller holds (connect, then sendCommand)", () =>
     Effect.gen(function*() {
       const path = yield* socketPath()
-      yield* Server.make(path, TestApplication.handler)
-      const whole = yield* Client.request(path, "big")
-      const open = Effect.acquireRelease(
-        Connection.open(path, {
-          send: PktLine.encodeMessageChunks(bytes("big")),
-          readBuffer: Buffer.alloc(64 * 1024) // a Buffer: its slice() makes views
-        }),
-        (connection) => Effect.sync(() => connection.socket.destroy())
+      yield* Server.make(path, TestApplication.handler, { threads: 8 })
+      const collected = yield* Effect.scoped(
+        Effect.flatMap(Client.connect(path), (connection) => Client.sendCommand(connection, "ping"))
       )
-      // All chunks are held to the end, while the read buffer is reused
-      // for every read: a chunk that was a view of it would be overwritten.
-      const chunks = yield* Stream.runCollect(Connection.messageStream(yield* open))
-      assert.isAbove(chunks.length, 1)
-      assert.deepStrictEqual(Buffer.from(PktLine.concat(chunks)), Buffer.from(whole))
-      const message = yield* Connection.readMessage(yield* open)
-      assert.deepStrictEqual(Buffer.from(message), Buffer.from(whole))
+      assert.strictEqual(text(collected), "pong")
+      const streamed = yield* Effect.scoped(
+        Effect.flatMap(Client.connect(path), (connection) =>
+          Stream.runCollect(Client.sendCommandStream(connection, "chunk")))
+      )
+      assert.strictEqual(streamed.map(text).join("").split("\n").filter(Boolean).length, 10000)
     }))
+})
 
-  it.live("read as a stream from a peer that keeps the connection open, delivers each piece as it arrives", () =>
+describe("layers", () => {
+  it.live("a daemon as a Layer and a client as a service", () =>
     Effect.gen(function*() {
       const path = yield* socketPath()
-      const payload = new Uint8Array(300_000).map((_, i) => i % 253)
-      // Answers, then stays: only the message's own end can end the stream.
-      yield* peer(path, (socket) => socket.write(PktLine.encodeMessageBytes(payload)))
-      const connection = yield* Effect.acquireRelease(
-        Connection.open(path, { send: PktLine.encodeMessageChunks(bytes("ping")), readBuffer: new Uint8Array(16 * 1024) }),
-        (connection) => Effect.sync(() => connection.socket.destroy())
-      )
-      const chunks = yield* Stream.runCollect(Connection.messageStream(connection)).pipe(
-        Effect.timeoutOrElse({ duration: "5 seconds", orElse: () => Effect.die("the stream never ended") })
-      )
-      assert.deepStrictEqual(Buffer.from(PktLine.concat(chunks)), Buffer.from(payload))
-    }))
-
-  it.live("read as a stream, hands over what full reads brought before more comes, when more comes only after", () =>
-    Effect.gen(function*() {
-      const path = yield* socketPath()
-      const payload = new Uint8Array(400_000).map((_, i) => i % 251)
-      const message = PktLine.encodeMessageBytes(payload)
-      // Sends two full reads' worth of the message at once (each read fills
-      // Node's 64 KiB read buffer), and the rest only once the client has
-      // shown it received the first 100 000 payload bytes.
-      const firstPart = 2 * 64 * 1024
-      let sendRest: () => void = () => {}
-      const gate = new Promise<void>((resolve) => {
-        sendRest = resolve
+      const program = Effect.gen(function*() {
+        const client = yield* Client.IpcClient
+        assert.strictEqual(yield* client.activeState, "Listening")
+        const response = yield* client.request("ping")
+        const server = yield* Server.IpcServer
+        yield* server.stop
+        yield* server.join
+        return text(response)
       })
-      yield* peer(path, (socket) => {
-        socket.write(message.subarray(0, firstPart))
-        void gate.then(() => socket.end(message.subarray(firstPart)))
-      })
-      let received = 0
-      const chunks = yield* Client.requestStream(path, "ping").pipe(
-        Stream.tap((chunk) =>
-          Effect.sync(() => {
-            received += chunk.length
-            if (received >= 100_000) sendRest()
-          })
-        ),
-        Stream.runCollect,
-        Effect.timeoutOrElse({ duration: "5 seconds", orElse: () => Effect.die("the first part was never handed over") })
-      )
-      assert.deepStrictEqual(Buffer.from(PktLine.concat(chunks)), Buffer.from(payload))
+      const live = Layer.merge(Server.layer(path, TestApplication.handler), Client.layer(path))
+      assert.strictEqual(yield* Effect.provide(program, live), "pong")
+      assert.isFalse(fs.existsSync(path))
     }))
 })

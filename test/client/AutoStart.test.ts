@@ -1,21 +1,21 @@
 /**
  * Starting a daemon on demand: clients that find no server start one, and
- * however many race, one daemon ends up serving them all.
+ * however many race, one daemon ends up serving them all. AutoStart's
+ * client is the plain client's `IpcClient` service, as a value or a layer.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Stream } from "effect"
 import * as fs from "node:fs"
 import * as nodePath from "node:path"
-import { fileURLToPath } from "node:url"
 import * as Client from "../../src/client/Client.ts"
 import * as AutoStart from "../../src/client/AutoStart.ts"
 import * as TypedClient from "../../src/typed/TypedClient.ts"
-import { nodeBinary } from "../support/child.ts"
+import { DaemonProtocol } from "../support/autoStartDaemon.ts"
+import { nodeBinary, supportFile } from "../support/child.ts"
 import { waitUntil } from "../support/raw.ts"
 import { tempDir } from "../support/tempdir.ts"
-import { DaemonProtocol } from "./daemon.ts"
 
-const daemonScript = fileURLToPath(new URL("./daemon.ts", import.meta.url))
+const daemonScript = supportFile("autoStartDaemon.ts")
 
 /** The pids the daemons recorded in `dir` as `<what>-<pid>`. */
 const recorded = (dir: string, what: "started" | "listening"): Array<number> =>
@@ -63,7 +63,7 @@ describe("auto-start", () => {
     Effect.gen(function*() {
       const dir = yield* daemonDir
       const path = nodePath.join(dir, "daemon.sock")
-      const client = TypedClient.make(DaemonProtocol, AutoStart.makeService(path, options(path, dir)))
+      const client = TypedClient.make(DaemonProtocol, AutoStart.make(path, options(path, dir)))
       assert.strictEqual(yield* Client.activeState(path), "NotListening")
 
       const answers = yield* Effect.all(Array.from({ length: 10 }, () => client.whoami()), { concurrency: "unbounded" })
@@ -90,7 +90,7 @@ describe("auto-start", () => {
     Effect.gen(function*() {
       const dir = yield* daemonDir
       const path = nodePath.join(dir, "daemon.sock")
-      const transport = AutoStart.makeService(path, options(path, dir))
+      const transport = AutoStart.make(path, options(path, dir))
       // The daemon's protocol has no stream; the byte-level stream is enough.
       const response = yield* Stream.runCollect(transport.requestStream("whoami"))
       const [winner] = recorded(dir, "listening")
@@ -101,7 +101,7 @@ describe("auto-start", () => {
     Effect.gen(function*() {
       const dir = yield* daemonDir
       const path = nodePath.join(dir, "daemon.sock")
-      const client = TypedClient.make(DaemonProtocol, AutoStart.makeService(path, options(path, dir)))
+      const client = TypedClient.make(DaemonProtocol, AutoStart.make(path, options(path, dir)))
       const first = yield* client.whoami()
       process.kill(first, "SIGKILL")
       // Its socket file stays behind, with nobody listening on it.
@@ -115,22 +115,24 @@ describe("auto-start", () => {
     Effect.gen(function*() {
       const dir = yield* daemonDir
       const path = nodePath.join(dir, "daemon.sock")
-      const exits = TypedClient.make(
-        DaemonProtocol,
-        AutoStart.makeService(path, { command: nodeBinary, args: ["-e", "process.exit(3)"] })
-      )
-      const exited = yield* Effect.flip(exits.whoami())
+      const exits: AutoStart.Options = { command: nodeBinary, args: ["-e", "process.exit(3)"] }
+      const exited = yield* Effect.flip(AutoStart.request(path, "whoami", exits))
       assert.strictEqual(exited._tag, "AutoStartError")
       assert.strictEqual((exited as AutoStart.AutoStartError).reason, "Exited")
       assert.include(exited.message, "exited with code 3")
+      // Through the service, the plain client's error, saying the same.
+      const viaService = yield* Effect.flip(TypedClient.make(DaemonProtocol, AutoStart.make(path, exits)).whoami())
+      assert.strictEqual(viaService._tag, "ConnectError")
+      assert.strictEqual((viaService as Client.ConnectError).state, "OtherError")
+      assert.include(viaService.message, "exited with code 3")
 
-      const missing = TypedClient.make(
-        DaemonProtocol,
-        AutoStart.makeService(path, { command: nodePath.join(dir, "no-such-program") })
-      )
-      const error = yield* Effect.flip(missing.whoami())
+      const missing: AutoStart.Options = { command: nodePath.join(dir, "no-such-program") }
+      const error = yield* Effect.flip(AutoStart.request(path, "whoami", missing))
       assert.strictEqual((error as AutoStart.AutoStartError).reason, "SpawnFailed")
       assert.include(error.message, "ENOENT")
+      const missingViaService = yield* Effect.flip(TypedClient.make(DaemonProtocol, AutoStart.make(path, missing)).whoami())
+      assert.strictEqual(missingViaService._tag, "ConnectError")
+      assert.include(missingViaService.message, "ENOENT")
     }), 30_000)
 
   it.live("a path no daemon can listen on is Unreachable; nothing is started", () =>
@@ -142,4 +144,44 @@ describe("auto-start", () => {
       assert.strictEqual(error.reason, "Unreachable")
       assert.deepStrictEqual(recorded(dir, "started"), [])
     }))
+
+  it.live("a response lent piece by piece (requestForEach) starts the daemon too", () =>
+    Effect.gen(function*() {
+      const dir = yield* daemonDir
+      const path = nodePath.join(dir, "daemon.sock")
+      const pieces: Array<Uint8Array> = []
+      yield* AutoStart.make(path, options(path, dir)).requestForEach("whoami", (piece) =>
+        Effect.sync(() => void pieces.push(piece.slice())))
+      const [winner] = recorded(dir, "listening")
+      assert.strictEqual(Buffer.concat(pieces).toString(), String(winner))
+    }), 60_000)
+
+  it.live("a ConnectError of requestForEach's own callback is its failure, not a daemon to start", () =>
+    Effect.gen(function*() {
+      const dir = yield* daemonDir
+      const path = nodePath.join(dir, "daemon.sock")
+      const running = options(path, dir)
+      yield* AutoStart.ensureRunning(path, running)
+      let calls = 0
+      const error = yield* Effect.flip(AutoStart.requestForEach(path, "whoami", () => {
+        calls++
+        return Effect.fail(new Client.ConnectError({ path, state: "NotListening" }))
+      }, running))
+      assert.strictEqual(error._tag, "ConnectError")
+      // Sent once: taken for a daemon not running, it would have been sent again.
+      assert.strictEqual(calls, 1)
+    }), 60_000)
+
+  it.live("a program reading IpcClient runs unchanged with AutoStart.layer, which starts the daemon, and with Client.layer", () =>
+    Effect.gen(function*() {
+      const dir = yield* daemonDir
+      const path = nodePath.join(dir, "daemon.sock")
+      const whoami = Effect.gen(function*() {
+        const client = yield* Client.IpcClient
+        return Number(Buffer.from(yield* client.request("whoami")).toString())
+      })
+      const started = yield* Effect.provide(whoami, AutoStart.layer(path, options(path, dir)))
+      assert.deepStrictEqual(recorded(dir, "listening"), [started])
+      assert.strictEqual(yield* Effect.provide(whoami, Client.layer(path)), started)
+    }), 60_000)
 })

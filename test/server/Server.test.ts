@@ -1,8 +1,9 @@
 /**
- * Startup, shutdown, stolen sockets, overload and resource hygiene.
+ * Startup, shutdown, stolen sockets, overload and resource hygiene. Run
+ * again under a tracer by Server.traced.test.ts.
  */
-import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Duration, Effect, Exit, Fiber, Layer, Logger, Metric, References, Scope, Stream } from "effect"
+import { assert, describe } from "@effect/vitest"
+import { Deferred, Duration, Effect, Exit, Fiber, Logger, Metric, References, Scope, Stream } from "effect"
 import * as fs from "node:fs"
 import * as net from "node:net"
 import * as nodePath from "node:path"
@@ -16,6 +17,7 @@ import { killAndWait, startDaemon } from "../support/child.ts"
 import { baseline, exchange, openFds, waitUntil } from "../support/raw.ts"
 import { warmUp } from "../support/warmUp.ts"
 import { socketPath, tempDir } from "../support/tempdir.ts"
+import { it } from "../support/tracing.ts"
 
 const ping = (path: string) => Effect.map(Client.request(path, "ping"), text)
 
@@ -53,22 +55,6 @@ describe("startup", () => {
         assert.isFalse(fs.existsSync(`${path}.lock`))
       }))
   }
-
-  it.live("a fresh lock file held by another starter makes startup fail after the timeout, and is left alone", () =>
-    Effect.gen(function*() {
-      const path = yield* socketPath()
-      fs.writeFileSync(`${path}.lock`, "someone else\n")
-      const started = Date.now()
-      const error = yield* Effect.flip(Effect.scoped(Server.make(path, TestApplication.handler)))
-      const waited = Date.now() - started
-      assert.strictEqual(error._tag, "LockError")
-      assert.strictEqual((error as { reason: string }).reason, "Held")
-      // Worded as Git words it.
-      assert.isTrue(error.message.startsWith(`could not start server on: '${path}': File exists`), error.message)
-      assert.isAtLeast(waited, 90)
-      assert.strictEqual(fs.readFileSync(`${path}.lock`, "utf8"), "someone else\n")
-      assert.isFalse(fs.existsSync(path))
-    }))
 
   it.live("interrupting startup at any point leaves no lock file, no socket file and no descriptor behind", () =>
     Effect.gen(function*() {
@@ -431,24 +417,5 @@ describe("the worker pool", () => {
       yield* Server.make(path, handler).pipe(Effect.provide(Logger.layer([logger])))
       assert.strictEqual(yield* ping(path), "ok")
       assert.deepStrictEqual(annotations, [{ socket: path }])
-    }))
-})
-
-describe("layers", () => {
-  it.live("a daemon as a Layer and a client as a service", () =>
-    Effect.gen(function*() {
-      const path = yield* socketPath()
-      const program = Effect.gen(function*() {
-        const client = yield* Client.IpcClient
-        assert.strictEqual(yield* client.activeState, "Listening")
-        const response = yield* client.request("ping")
-        const server = yield* Server.IpcServer
-        yield* server.stop
-        yield* server.join
-        return text(response)
-      })
-      const live = Layer.merge(Server.layer(path, TestApplication.handler), Client.layer(path))
-      assert.strictEqual(yield* Effect.provide(program, live), "pong")
-      assert.isFalse(fs.existsSync(path))
     }))
 })

@@ -293,30 +293,24 @@ class SocketConnection implements Connection {
     const connection = this
     const socket = this.socket
     const lend = options?.lend === true
-    const decoder = new PktLine.PacketDecoder(true)
+    // The pieces decoded are ours (the socket's reads, copies, or the lent
+    // buffer), so small payloads are joined in place: a read of tiny packets
+    // gives one chunk, not one per packet.
+    const decoder = new PktLine.PayloadDecoder({ inPlace: true })
     let batch: Array<Uint8Array> = []
+    // What the batch holds: its chunks keep their whole pieces alive.
     let batchBytes = 0
     let finished = false
     let malformed: PktLine.PktLineError | undefined = undefined
     // Set when reading stopped because a lent batch awaits its reader.
     let lending = false
     const decode = (piece: Uint8Array) => {
-      decoder.push(piece)
-      for (;;) {
-        const result = decoder.next()
-        if (result === undefined) return
-        if (result instanceof PktLine.PktLineError) {
-          malformed = result
-          break
-        }
-        if (PktLine.endsMessage(result)) {
-          finished = true
-          break
-        }
-        const payload = (result as { readonly payload: Uint8Array }).payload
-        batch.push(payload)
-        batchBytes += payload.length
-      }
+      const chunks = batch.length
+      const result = decoder.push(piece, batch)
+      if (batch.length > chunks) batchBytes += piece.length
+      if (result === "input") return
+      if (result === "end") finished = true
+      else malformed = result
       // The message is over: what follows it is not ours to read.
       connection.consumer = undefined
     }
@@ -354,7 +348,7 @@ class SocketConnection implements Connection {
       if (malformed !== undefined) return Effect.fail(malformed)
       if (finished) return Cause.done()
       if (connection.failure !== undefined) return Effect.fail(connection.readError())
-      if (connection.ended) return Effect.fail(decoder.endOfMessage())
+      if (connection.ended) return Effect.fail(decoder.end())
       // Pulling again means the last lent batch has been read.
       if (lending || socket.isPaused()) {
         lending = false

@@ -166,18 +166,45 @@ describe("pkt-line framing facts", () => {
       if (first!._tag === "Data") assert.strictEqual(first!.payload.buffer, input.buffer)
     }))
 
-  it.effect("a message payload split across input pieces is passed on as views of them, not assembled", () =>
+  it.effect("a large message payload split across input pieces is passed on as views of them, not assembled", () =>
     Effect.gen(function*() {
-      const first = bytes("000cpi")
-      const second = bytes("ngpong0000")
+      const wire = PktLine.encodeMessageBytes(new Uint8Array(3000).fill(0x61))
+      const first = wire.slice(0, 1504)
+      const second = wire.slice(1504)
       const chunks = yield* Stream.runCollect(PktLine.decodeMessage(Stream.make(first, second)))
-      assert.deepStrictEqual(chunks.map(text), ["pi", "ngpong"])
+      assert.deepStrictEqual(chunks.map((c) => c.length), [1500, 1500])
       assert.strictEqual(chunks[0]!.buffer, first.buffer)
       assert.strictEqual(chunks[1]!.buffer, second.buffer)
       // The packet decoder, by contrast, delivers the packet whole.
       const packets = yield* decodeAll([first, second])
       assert.strictEqual(packets.length, 2)
-      assert.strictEqual(text((packets[0] as { payload: Uint8Array }).payload), "pingpong")
+      assert.strictEqual((packets[0] as { payload: Uint8Array }).payload.length, 3000)
+    }))
+
+  it.effect("small payloads of one input piece come out as one chunk, copied, and the input is left as it was", () =>
+    Effect.gen(function*() {
+      const first = bytes("0005p0005i0006ng00")
+      const second = bytes("0dpong pong0000")
+      const chunks = yield* Stream.runCollect(PktLine.decodeMessage(Stream.make(first, second)))
+      assert.deepStrictEqual(chunks.map(text), ["ping", "pong pong"])
+      assert.notStrictEqual(chunks[0]!.buffer, first.buffer)
+      assert.strictEqual(text(first), "0005p0005i0006ng00")
+    }))
+
+  it.effect("in place, the payloads of a piece are joined over its headers into one view of it", () =>
+    Effect.sync(() => {
+      const decoder = new PktLine.PayloadDecoder({ inPlace: true })
+      const piece = bytes("0005p0005i0006ng00")
+      const out: Array<Uint8Array> = []
+      assert.strictEqual(decoder.push(piece, out), "input")
+      assert.deepStrictEqual(out.map(text), ["ping"])
+      assert.strictEqual(out[0]!.buffer, piece.buffer)
+      // A payload of 1 KiB or more is not moved: it starts a view of its own.
+      const large = PktLine.encodeMessageBytes(new Uint8Array(2000).fill(0x62))
+      const next = PktLine.concat([bytes("07--p"), large])
+      assert.strictEqual(decoder.push(next, out), "end")
+      assert.deepStrictEqual(out.map((c) => c.length), [4, 3, 2000])
+      assert.strictEqual(text(out[1]!), "--p")
     }))
 
   it.effect("encodeMessageChunks frames a large message without copying it, a small one as one buffer", () =>

@@ -78,6 +78,11 @@ export interface Connection {
    * after the message's last packet; input that ends before it is an
    * `UnexpectedEnd` error. Bytes after the message are left unread.
    *
+   * Pieces follow the socket's reads, not the packets: a read's small
+   * payloads are joined into one piece, so that what a batch holds is
+   * bounded by bytes (the socket is paused above 1 MiB unread), however
+   * small the packets.
+   *
    * With `lend: true`, on a connection opened with a `readBuffer`, the
    * pieces are views of that buffer, valid only until the next pull: the
    * socket is not read again until then. Otherwise every piece is the

@@ -333,3 +333,122 @@ describe("pkt-line properties", () => {
     )
   })
 })
+
+describe("reading messages whatever their packet sizes", () => {
+  // Sizes on both sides of every threshold: tiny packets (the costly
+  // shape), around 1 KiB (copied below it, viewed above), and any size up
+  // to the largest packet.
+  const payloadSize = fc.oneof(
+    { weight: 6, arbitrary: fc.integer({ min: 1, max: 8 }) },
+    { weight: 2, arbitrary: fc.integer({ min: 1000, max: 1050 }) },
+    { weight: 1, arbitrary: fc.integer({ min: 1, max: PktLine.MAX_PAYLOAD_SIZE }) }
+  )
+  /** Payloads of the given sizes, each a packet of its own, with distinct bytes. */
+  const payloadsOf = (sizes: ReadonlyArray<number>, seed: number) =>
+    sizes.map((n, k) => new Uint8Array(n).map((_, i) => (seed + 31 * k + 7 * i) & 255))
+  const terminator = fc.constantFrom("0000", "0001", "0002", "0004")
+  /** The wire bytes of a message sent as exactly these packets, then what follows it. */
+  const wireOf = (payloads: ReadonlyArray<Uint8Array>, end: string, trailing: Uint8Array) =>
+    PktLine.concat([...payloads.flatMap(PktLine.frame), bytes(end), trailing])
+  // Any cuts, or pieces of one size (down to a byte: headers split every way).
+  const splitting = fc.oneof(
+    splitPoints.map((cuts) => (wire: Uint8Array) => rechunk(wire, cuts)),
+    fc.integer({ min: 1, max: 4096 }).map((size) => (wire: Uint8Array) => {
+      const pieces: Array<Uint8Array> = []
+      for (let at = 0; at < wire.length; at += size) pieces.push(wire.subarray(at, at + size))
+      return pieces
+    })
+  )
+  const message = fc.record({
+    sizes: fc.array(payloadSize, { maxLength: 40 }),
+    seed: fc.nat(255),
+    end: terminator,
+    trailing: fc.uint8Array({ maxLength: 20 }),
+    split: splitting
+  })
+
+  /** What a collector makes of the pieces: the message, an error, or undefined if it wants more. */
+  const collect = (pieces: ReadonlyArray<Uint8Array>, options?: PktLine.CollectOptions) => {
+    const collector = new PktLine.MessageCollector(options)
+    for (const piece of pieces) {
+      const result = collector.push(piece)
+      if (result !== undefined) return result
+    }
+    return collector.end()
+  }
+
+  /** What a payload decoder makes of the pieces: the payloads joined, and how many chunks. */
+  const decodePayloads = (pieces: ReadonlyArray<Uint8Array>, inPlace: boolean) => {
+    const decoder = new PktLine.PayloadDecoder({ inPlace })
+    const out: Array<Uint8Array> = []
+    for (const piece of pieces) {
+      const result = decoder.push(piece, out)
+      if (result === "end") return PktLine.concat(out)
+      assert.strictEqual(result, "input")
+    }
+    throw new Error("the message did not end")
+  }
+
+  it("any packet sizes and any split give Buffer.concat of the payloads, collected or streamed", () => {
+    fc.assert(
+      fc.property(message, ({ end, seed, sizes, split, trailing }) => {
+        const payloads = payloadsOf(sizes, seed)
+        const expected = Buffer.concat(payloads)
+        const wire = wireOf(payloads, end, trailing)
+        const pieces = split(wire)
+        const collected = collect(pieces)
+        assert.instanceOf(collected, Uint8Array)
+        assert.deepStrictEqual(Buffer.from(collected as Uint8Array), expected)
+        // Copying, the decoder leaves its input as it was.
+        const original = Buffer.from(wire)
+        assert.deepStrictEqual(Buffer.from(decodePayloads(pieces, false)), expected)
+        assert.deepStrictEqual(Buffer.from(wire), original)
+        // In place, it may rewrite pieces of its own.
+        assert.deepStrictEqual(Buffer.from(decodePayloads(pieces.map((p) => p.slice()), true)), expected)
+      }),
+      { numRuns: 300 }
+    )
+  })
+
+  it("maxBytes counts payload bytes only: a message at the limit is whole, one byte over fails, whatever the packets", () => {
+    fc.assert(
+      fc.property(message, fc.integer({ min: -2, max: 2 }), ({ end, seed, sizes, split, trailing }, offset) => {
+        const payloads = payloadsOf(sizes, seed)
+        const total = payloads.reduce((n, p) => n + p.length, 0)
+        const limit = Math.max(0, total + offset)
+        const result = collect(split(wireOf(payloads, end, trailing)), { maxBytes: limit })
+        if (total <= limit) {
+          assert.instanceOf(result, Uint8Array)
+          assert.strictEqual((result as Uint8Array).length, total)
+        } else {
+          assert.instanceOf(result, PktLine.PktLineError)
+          assert.strictEqual((result as PktLine.PktLineError).reason, "MessageTooLarge")
+          assert.strictEqual((result as PktLine.PktLineError).limit, limit)
+        }
+      }),
+      { numRuns: 300 }
+    )
+  })
+
+  it("a message that is one payload within one piece is that piece's bytes, not a copy", () => {
+    for (const size of [4, 2000]) {
+      const piece = wireOf(payloadsOf([size], 1), "0000", new Uint8Array(0))
+      const message = collect([piece]) as Uint8Array
+      assert.strictEqual(message.length, size)
+      assert.strictEqual(message.buffer, piece.buffer)
+    }
+  })
+
+  it("a piece of tiny packets is one chunk, however many packets it holds", () => {
+    const payloads = payloadsOf(Array.from({ length: 5000 }, () => 1), 3)
+    const piece = wireOf(payloads, "0000", new Uint8Array(0))
+    for (const inPlace of [false, true]) {
+      const out: Array<Uint8Array> = []
+      assert.strictEqual(new PktLine.PayloadDecoder({ inPlace }).push(piece.slice(), out), "end")
+      // In place, the piece is the one chunk; copies fill blocks that double
+      // from 256 bytes, a chunk each: a handful, not one per packet.
+      assert.isAtMost(out.length, inPlace ? 1 : 6)
+      assert.deepStrictEqual(Buffer.from(PktLine.concat(out)), Buffer.concat(payloads))
+    }
+  })
+})

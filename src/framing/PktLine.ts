@@ -435,6 +435,33 @@ export class PacketDecoder {
   }
 
   /**
+   * The short way through a run of small packets: copies the payloads of
+   * the data packets that follow, each shorter than `below` bytes and whole
+   * in the input, into `target` from `at`, while they fit; answers where the
+   * copied bytes end. It stops, leaving the rest to {@link step}, at any
+   * other packet, at a packet split across pieces, or when `target` is full.
+   * `target` may be the input itself if `at` is not past the current
+   * position: the payloads only move towards its start.
+   */
+  gather(target: Uint8Array, at: number, below: number): number {
+    if (this.remaining !== 0 || this.headerFilled !== 0 || this.failure !== undefined) return at
+    const chunk = this.chunk
+    const room = target.length
+    let pos = this.pos
+    while (chunk.length - pos >= 4) {
+      const length = headerLength(chunk, pos)
+      const n = length - 4
+      // Not a data packet (or not a valid header), too large, split, or no room.
+      if (n <= 0 || n >= below || chunk.length - pos < length || room - at < n) break
+      copyBytes(target, at, chunk, pos + 4, pos + length)
+      at += n
+      pos += length
+    }
+    this.pos = pos
+    return at
+  }
+
+  /**
    * The next packet, a protocol error (after which the decoder keeps
    * answering that error), or `undefined` when more input is needed.
    */
@@ -545,8 +572,12 @@ export class PacketDecoder {
  */
 const VIEW_MIN = 1024
 
-/** Copied payloads go into blocks that grow from this size... */
-const BLOCK_MIN = 256
+/**
+ * Copied payloads go into blocks that grow from this size (room for any
+ * small payload, so a run of them that stops short of a fresh block's end
+ * stopped for another reason than room)...
+ */
+const BLOCK_MIN = VIEW_MIN
 /** ...to this one. */
 const BLOCK_MAX = 64 * 1024
 
@@ -569,8 +600,8 @@ const copyBytes = (target: Uint8Array, at: number, source: Uint8Array, start: nu
  * Storage for copied payload bytes: blocks filled in order and never
  * overwritten, so a segment handed out stays valid as long as anyone holds
  * it. Blocks double from {@link BLOCK_MIN} to {@link BLOCK_MAX}, so that a
- * short message takes little and a long one wastes at most the unfilled
- * end of its last block.
+ * short message takes little; a block is left with less than
+ * {@link VIEW_MIN} bytes unused when the next small payload may not fit.
  */
 class Blocks {
   private block: Uint8Array = EMPTY
@@ -587,15 +618,34 @@ class Blocks {
       return
     }
     while (start < end) {
-      if (this.fill === this.block.length) {
-        this.take(out)
-        this.block = Buffer.allocUnsafe(Math.min(BLOCK_MAX, Math.max(BLOCK_MIN, this.block.length * 2)))
-        this.from = this.fill = 0
-      }
+      if (this.fill === this.block.length) this.next(out)
       const n = Math.min(end - start, this.block.length - this.fill)
       copyBytes(this.block, this.fill, source, start, start + n)
       this.fill += n
       start += n
+    }
+  }
+
+  /** Hands out what the block holds and starts the next, twice as large up to the largest. */
+  private next(out: Array<Uint8Array>): void {
+    this.take(out)
+    this.block = Buffer.allocUnsafe(Math.min(BLOCK_MAX, Math.max(BLOCK_MIN, this.block.length * 2)))
+    this.from = this.fill = 0
+  }
+
+  /**
+   * Copies the run of small whole packets that `decoder` is at (see
+   * {@link PacketDecoder.gather}); answers how many payload bytes.
+   */
+  gather(decoder: PacketDecoder, out: Array<Uint8Array>): number {
+    let total = 0
+    for (;;) {
+      const fill = decoder.gather(this.block, this.fill, VIEW_MIN)
+      total += fill - this.fill
+      this.fill = fill
+      // With room for any small payload, it stopped for another reason.
+      if (this.block.length - fill >= VIEW_MIN) return total
+      this.next(out)
     }
   }
 
@@ -610,8 +660,8 @@ class Blocks {
 /**
  * Views keep their whole input piece alive. A piece is kept only if its
  * views cover this share of it; otherwise the viewed bytes are copied and
- * the piece let go. So what a collected message holds is at most 8/7 of its
- * payload, plus one block, whatever its packets look like.
+ * the piece let go. So what a collected message holds is about 8/7 of its
+ * payload at most, plus one block, whatever its packets look like.
  */
 const KEEP_SHARE = 7 / 8
 
@@ -665,22 +715,26 @@ export class PayloadDecoder {
       const end = decoder.payloadEnd
       const small = end - start < VIEW_MIN
       if (blocks !== undefined) {
-        if (small) blocks.append(piece, start, end, out)
-        else {
+        if (small) {
+          blocks.append(piece, start, end, out)
+          blocks.gather(decoder, out)
+        } else {
           blocks.take(out)
           out.push(piece.subarray(start, end))
         }
-      } else if (runEnd < 0) {
-        runStart = start
-        runEnd = end
-      } else if (small) {
-        copyBytes(piece, runEnd, piece, start, end)
-        runEnd += end - start
       } else {
-        // A large payload is not worth moving: it starts a run of its own.
-        out.push(piece.subarray(runStart, runEnd))
-        runStart = start
-        runEnd = end
+        if (runEnd >= 0 && small) {
+          // Moved next to the run, over the headers in between.
+          copyBytes(piece, runEnd, piece, start, end)
+          runEnd += end - start
+        } else {
+          // The first payload, or a large one (not worth moving): a run of its own.
+          if (runEnd >= 0) out.push(piece.subarray(runStart, runEnd))
+          runStart = start
+          runEnd = end
+        }
+        // The small packets that follow join the run.
+        runEnd = decoder.gather(piece, runEnd, VIEW_MIN)
       }
     }
   }
@@ -887,9 +941,13 @@ export class MessageCollector {
           const end = decoder.payloadEnd
           const size = this.size += end - start
           if (size > this.limit) return new PktLineError({ reason: "MessageTooLarge", limit: this.limit })
-          // The short way for a small payload that is not the first.
+          // The short way for a small payload that is not the first, and
+          // for the small packets after it.
           if (end - start < VIEW_MIN && this.first === undefined && size > end - start) {
             this.blocks.append(piece, start, end, this.parts)
+            if ((this.size += this.blocks.gather(decoder, this.parts)) > this.limit) {
+              return new PktLineError({ reason: "MessageTooLarge", limit: this.limit })
+            }
           } else this.add(piece, start, end)
           break
         }

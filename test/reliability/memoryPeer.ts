@@ -80,6 +80,7 @@ class Enough {
   readonly _tag = "Enough"
 }
 
+/** Makes the request; answers the payload bytes and chunks received. */
 const client = (bytes: number) => {
   let received = 0
   let chunks = 0
@@ -88,22 +89,30 @@ const client = (bytes: number) => {
     chunks++
     return received >= bytes ? Effect.fail(new Enough()) : Effect.void
   }
-  switch (mode) {
-    case "request":
-      return Effect.map(Client.request(path, "ping", { maxResponseBytes: bytes }), (response) => {
-        received = response.length
-        chunks = 1
-      }).pipe(Effect.map(() => ({ received, chunks })))
-    case "stream":
-      return Effect.map(Stream.runForEach(Client.requestStream(path, "ping"), count), () => ({ received, chunks }))
-        .pipe(Effect.catchTag("Enough", () => Effect.succeed({ received, chunks })))
-    case "forEach":
-      return Effect.map(Client.requestForEach(path, "ping", count), () => ({ received, chunks }))
-        .pipe(Effect.catchTag("Enough", () => Effect.succeed({ received, chunks })))
-    default:
-      throw new Error(`unknown mode ${mode}`)
+  const read = (): Effect.Effect<void, Client.ConnectError | Client.RequestError | Enough> => {
+    switch (mode) {
+      case "request":
+        return Effect.map(Client.request(path, "ping", { maxResponseBytes: bytes }), (response) => {
+          received = response.length
+          chunks = 1
+        })
+      case "stream":
+        return Stream.runForEach(Client.requestStream(path, "ping"), count)
+      case "forEach":
+        return Client.requestForEach(path, "ping", count)
+      default:
+        throw new Error(`unknown mode ${mode}`)
+    }
   }
+  return read().pipe(
+    Effect.catchTag("Enough", () => Effect.void),
+    Effect.map(() => ({ received, chunks }))
+  )
 }
+
+/** How a request failed: the error's tag, and its reason if it has one (`PktLineError:MessageTooLarge`). */
+const failureOf = (error: { readonly _tag: string; readonly reason?: unknown }) =>
+  `${error._tag}:${typeof error.reason === "string" ? error.reason : ""}`
 
 if (mode === "server") {
   process.on("SIGUSR2", () => {
@@ -127,7 +136,7 @@ if (mode === "server") {
   const report: ClientReport = {
     outcome: exit._tag === "Success"
       ? "Success"
-      : String(exit.cause.reasons.map((r) => r._tag === "Fail" ? `${(r.error as { _tag: string })._tag}:${(r.error as { reason?: string }).reason ?? ""}` : r._tag)),
+      : exit.cause.reasons.map((r) => r._tag === "Fail" ? failureOf(r.error) : r._tag).join(","),
     bytes: exit._tag === "Success" ? exit.value.received : 0,
     chunks: exit._tag === "Success" ? exit.value.chunks : 0,
     millis: Math.round(performance.now() - started),

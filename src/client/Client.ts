@@ -88,8 +88,8 @@ export class RequestTimeoutError extends Data.TaggedError("RequestTimeoutError")
 export type RequestError = Connection.SocketError | PktLine.PktLineError | RequestTimeoutError
 
 /**
- * The largest response {@link request} collects by default (256 MiB);
- * {@link requestStream} has no limit.
+ * The largest response {@link request} collects by default (256 MiB of
+ * payload); {@link requestStream} and {@link requestForEach} have no limit.
  *
  * @since 0.1.0
  * @category constants
@@ -101,7 +101,13 @@ export const defaultMaxResponseBytes = 256 * 1024 * 1024
  * @category models
  */
 export interface RequestOptions extends ConnectOptions {
-  /** The largest response accepted when collecting it. Default {@link defaultMaxResponseBytes}. */
+  /**
+   * The largest response {@link request} collects, in payload bytes
+   * (pkt-line headers are not counted); a longer one fails with
+   * `PktLineError` `MessageTooLarge` as soon as its payload passes the
+   * limit. Whatever its packet sizes, collecting holds at most about twice
+   * the limit plus 64 KiB. Default {@link defaultMaxResponseBytes}.
+   */
   readonly maxResponseBytes?: number | undefined
   /**
    * For {@link request}, how long the whole round trip may take (connecting

@@ -99,8 +99,14 @@ export interface Options extends Pick<Listener.Options, "lockTimeout" | "lockSta
   /** How long a stop lets in-flight responses run before interrupting them. Default 30 s. */
   readonly gracePeriod?: Duration.Input | undefined
   /**
-   * The largest request accepted. A longer one is dropped (the connection
-   * closed, the handler never called) and the reason logged. Default 64 MiB.
+   * The largest request accepted, in payload bytes (the bytes the handler
+   * gets; pkt-line headers are not counted). A longer one is dropped (the
+   * connection closed, the handler never called) as soon as its payload
+   * passes the limit, and the reason logged. Whatever its packet sizes,
+   * reading a request holds at most about twice the limit plus 64 KiB: the
+   * payload read so far (small payloads copied side by side, never an
+   * object per packet) and, at the end, the request joined into one
+   * buffer. Default 64 MiB.
    */
   readonly maxRequestBytes?: number | undefined
   /**

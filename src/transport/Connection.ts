@@ -78,6 +78,11 @@ export interface Connection {
    * after the message's last packet; input that ends before it is an
    * `UnexpectedEnd` error. Bytes after the message are left unread.
    *
+   * Pieces follow the socket's reads, not the packets: a read's small
+   * payloads are joined into one piece, so that what a batch holds is
+   * bounded by bytes (the socket is paused above 1 MiB unread), however
+   * small the packets.
+   *
    * With `lend: true`, on a connection opened with a `readBuffer`, the
    * pieces are views of that buffer, valid only until the next pull: the
    * socket is not read again until then. Otherwise every piece is the
@@ -296,30 +301,24 @@ class SocketConnection implements Connection {
     const connection = this
     const socket = this.socket
     const lend = options?.lend === true
-    const decoder = new PktLine.PacketDecoder(true)
+    // The pieces decoded are ours (the socket's reads, copies, or the lent
+    // buffer), so small payloads are joined in place: a read of tiny packets
+    // gives one chunk, not one per packet.
+    const decoder = new PktLine.PayloadDecoder({ inPlace: true })
     let batch: Array<Uint8Array> = []
+    // What the batch holds: its chunks keep their whole pieces alive.
     let batchBytes = 0
     let finished = false
     let malformed: PktLine.PktLineError | undefined = undefined
     // Set when reading stopped because a lent batch awaits its reader.
     let lending = false
     const decode = (piece: Uint8Array) => {
-      decoder.push(piece)
-      for (;;) {
-        const result = decoder.next()
-        if (result === undefined) return
-        if (result instanceof PktLine.PktLineError) {
-          malformed = result
-          break
-        }
-        if (PktLine.endsMessage(result)) {
-          finished = true
-          break
-        }
-        const payload = (result as { readonly payload: Uint8Array }).payload
-        batch.push(payload)
-        batchBytes += payload.length
-      }
+      const chunks = batch.length
+      const result = decoder.push(piece, batch)
+      if (batch.length > chunks) batchBytes += piece.length
+      if (result === "input") return
+      if (result === "end") finished = true
+      else malformed = result
       // The message is over: what follows it is not ours to read.
       connection.consumer = undefined
     }
@@ -357,7 +356,7 @@ class SocketConnection implements Connection {
       if (malformed !== undefined) return Effect.fail(malformed)
       if (finished) return Cause.done()
       if (connection.failure !== undefined) return Effect.fail(connection.readError())
-      if (connection.ended) return Effect.fail(decoder.endOfMessage())
+      if (connection.ended) return Effect.fail(decoder.end())
       // Pulling again means the last lent batch has been read.
       if (lending || socket.isPaused()) {
         lending = false

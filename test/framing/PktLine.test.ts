@@ -166,18 +166,45 @@ describe("pkt-line framing facts", () => {
       if (first!._tag === "Data") assert.strictEqual(first!.payload.buffer, input.buffer)
     }))
 
-  it.effect("a message payload split across input pieces is passed on as views of them, not assembled", () =>
+  it.effect("a large message payload split across input pieces is passed on as views of them, not assembled", () =>
     Effect.gen(function*() {
-      const first = bytes("000cpi")
-      const second = bytes("ngpong0000")
+      const wire = PktLine.encodeMessageBytes(new Uint8Array(3000).fill(0x61))
+      const first = wire.slice(0, 1504)
+      const second = wire.slice(1504)
       const chunks = yield* Stream.runCollect(PktLine.decodeMessage(Stream.make(first, second)))
-      assert.deepStrictEqual(chunks.map(text), ["pi", "ngpong"])
+      assert.deepStrictEqual(chunks.map((c) => c.length), [1500, 1500])
       assert.strictEqual(chunks[0]!.buffer, first.buffer)
       assert.strictEqual(chunks[1]!.buffer, second.buffer)
       // The packet decoder, by contrast, delivers the packet whole.
       const packets = yield* decodeAll([first, second])
       assert.strictEqual(packets.length, 2)
-      assert.strictEqual(text((packets[0] as { payload: Uint8Array }).payload), "pingpong")
+      assert.strictEqual((packets[0] as { payload: Uint8Array }).payload.length, 3000)
+    }))
+
+  it.effect("small payloads of one input piece come out as one chunk, copied, and the input is left as it was", () =>
+    Effect.gen(function*() {
+      const first = bytes("0005p0005i0006ng00")
+      const second = bytes("0dpong pong0000")
+      const chunks = yield* Stream.runCollect(PktLine.decodeMessage(Stream.make(first, second)))
+      assert.deepStrictEqual(chunks.map(text), ["ping", "pong pong"])
+      assert.notStrictEqual(chunks[0]!.buffer, first.buffer)
+      assert.strictEqual(text(first), "0005p0005i0006ng00")
+    }))
+
+  it.effect("in place, the payloads of a piece are joined over its headers into one view of it", () =>
+    Effect.sync(() => {
+      const decoder = new PktLine.PayloadDecoder({ inPlace: true })
+      const piece = bytes("0005p0005i0006ng00")
+      const out: Array<Uint8Array> = []
+      assert.strictEqual(decoder.push(piece, out), "input")
+      assert.deepStrictEqual(out.map(text), ["ping"])
+      assert.strictEqual(out[0]!.buffer, piece.buffer)
+      // A payload of 1 KiB or more is not moved: it starts a view of its own.
+      const large = PktLine.encodeMessageBytes(new Uint8Array(2000).fill(0x62))
+      const next = PktLine.concat([bytes("07--p"), large])
+      assert.strictEqual(decoder.push(next, out), "end")
+      assert.deepStrictEqual(out.map((c) => c.length), [4, 3, 2000])
+      assert.strictEqual(text(out[1]!), "--p")
     }))
 
   it.effect("encodeMessageChunks frames a large message without copying it, a small one as one buffer", () =>
@@ -304,5 +331,124 @@ describe("pkt-line properties", () => {
       }),
       { numRuns: 500 }
     )
+  })
+})
+
+describe("reading messages whatever their packet sizes", () => {
+  // Sizes on both sides of every threshold: tiny packets (the costly
+  // shape), around 1 KiB (copied below it, viewed above), and any size up
+  // to the largest packet.
+  const payloadSize = fc.oneof(
+    { weight: 6, arbitrary: fc.integer({ min: 1, max: 8 }) },
+    { weight: 2, arbitrary: fc.integer({ min: 1000, max: 1050 }) },
+    { weight: 1, arbitrary: fc.integer({ min: 1, max: PktLine.MAX_PAYLOAD_SIZE }) }
+  )
+  /** Payloads of the given sizes, each a packet of its own, with distinct bytes. */
+  const payloadsOf = (sizes: ReadonlyArray<number>, seed: number) =>
+    sizes.map((n, k) => new Uint8Array(n).map((_, i) => (seed + 31 * k + 7 * i) & 255))
+  const terminator = fc.constantFrom("0000", "0001", "0002", "0004")
+  /** The wire bytes of a message sent as exactly these packets, then what follows it. */
+  const wireOf = (payloads: ReadonlyArray<Uint8Array>, end: string, trailing: Uint8Array) =>
+    PktLine.concat([...payloads.flatMap(PktLine.frame), bytes(end), trailing])
+  // Any cuts, or pieces of one size (down to a byte: headers split every way).
+  const splitting = fc.oneof(
+    splitPoints.map((cuts) => (wire: Uint8Array) => rechunk(wire, cuts)),
+    fc.integer({ min: 1, max: 4096 }).map((size) => (wire: Uint8Array) => {
+      const pieces: Array<Uint8Array> = []
+      for (let at = 0; at < wire.length; at += size) pieces.push(wire.subarray(at, at + size))
+      return pieces
+    })
+  )
+  const message = fc.record({
+    sizes: fc.array(payloadSize, { maxLength: 40 }),
+    seed: fc.nat(255),
+    end: terminator,
+    trailing: fc.uint8Array({ maxLength: 20 }),
+    split: splitting
+  })
+
+  /** What a collector makes of the pieces: the message, an error, or undefined if it wants more. */
+  const collect = (pieces: ReadonlyArray<Uint8Array>, options?: PktLine.CollectOptions) => {
+    const collector = new PktLine.MessageCollector(options)
+    for (const piece of pieces) {
+      const result = collector.push(piece)
+      if (result !== undefined) return result
+    }
+    return collector.end()
+  }
+
+  /** What a payload decoder makes of the pieces: the payloads joined, and how many chunks. */
+  const decodePayloads = (pieces: ReadonlyArray<Uint8Array>, inPlace: boolean) => {
+    const decoder = new PktLine.PayloadDecoder({ inPlace })
+    const out: Array<Uint8Array> = []
+    for (const piece of pieces) {
+      const result = decoder.push(piece, out)
+      if (result === "end") return PktLine.concat(out)
+      assert.strictEqual(result, "input")
+    }
+    throw new Error("the message did not end")
+  }
+
+  it("any packet sizes and any split give Buffer.concat of the payloads, collected or streamed", () => {
+    fc.assert(
+      fc.property(message, ({ end, seed, sizes, split, trailing }) => {
+        const payloads = payloadsOf(sizes, seed)
+        const expected = Buffer.concat(payloads)
+        const wire = wireOf(payloads, end, trailing)
+        const pieces = split(wire)
+        const collected = collect(pieces)
+        assert.instanceOf(collected, Uint8Array)
+        assert.deepStrictEqual(Buffer.from(collected as Uint8Array), expected)
+        // Copying, the decoder leaves its input as it was.
+        const original = Buffer.from(wire)
+        assert.deepStrictEqual(Buffer.from(decodePayloads(pieces, false)), expected)
+        assert.deepStrictEqual(Buffer.from(wire), original)
+        // In place, it may rewrite pieces of its own.
+        assert.deepStrictEqual(Buffer.from(decodePayloads(pieces.map((p) => p.slice()), true)), expected)
+      }),
+      { numRuns: 300 }
+    )
+  })
+
+  it("maxBytes counts payload bytes only: a message at the limit is whole, one byte over fails, whatever the packets", () => {
+    fc.assert(
+      fc.property(message, fc.integer({ min: -2, max: 2 }), ({ end, seed, sizes, split, trailing }, offset) => {
+        const payloads = payloadsOf(sizes, seed)
+        const total = payloads.reduce((n, p) => n + p.length, 0)
+        const limit = Math.max(0, total + offset)
+        const result = collect(split(wireOf(payloads, end, trailing)), { maxBytes: limit })
+        if (total <= limit) {
+          assert.instanceOf(result, Uint8Array)
+          assert.strictEqual((result as Uint8Array).length, total)
+        } else {
+          assert.instanceOf(result, PktLine.PktLineError)
+          assert.strictEqual((result as PktLine.PktLineError).reason, "MessageTooLarge")
+          assert.strictEqual((result as PktLine.PktLineError).limit, limit)
+        }
+      }),
+      { numRuns: 300 }
+    )
+  })
+
+  it("a message that is one payload within one piece is that piece's bytes, not a copy", () => {
+    for (const size of [4, 2000]) {
+      const piece = wireOf(payloadsOf([size], 1), "0000", new Uint8Array(0))
+      const message = collect([piece]) as Uint8Array
+      assert.strictEqual(message.length, size)
+      assert.strictEqual(message.buffer, piece.buffer)
+    }
+  })
+
+  it("a piece of tiny packets is one chunk, however many packets it holds", () => {
+    const payloads = payloadsOf(Array.from({ length: 5000 }, () => 1), 3)
+    const piece = wireOf(payloads, "0000", new Uint8Array(0))
+    for (const inPlace of [false, true]) {
+      const out: Array<Uint8Array> = []
+      assert.strictEqual(new PktLine.PayloadDecoder({ inPlace }).push(piece.slice(), out), "end")
+      // In place, the piece is the one chunk; copies fill blocks that double
+      // from 256 bytes, a chunk each: a handful, not one per packet.
+      assert.isAtMost(out.length, inPlace ? 1 : 6)
+      assert.deepStrictEqual(Buffer.from(PktLine.concat(out)), Buffer.concat(payloads))
+    }
   })
 })

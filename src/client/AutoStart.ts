@@ -96,8 +96,8 @@ export type TransportError = ByteClient.ConnectError | ByteClient.RequestError |
  * A path that can never work (not a socket, say) fails at once with
  * `Unreachable`: waiting would not help.
  */
-const waitListening = (path: string, command: string, interval: Duration.Input, total: Duration.Input) =>
-  Effect.flatMap(ByteClient.activeState(path), (state): Effect.Effect<void, AutoStartError> => {
+const waitListening = (path: string, command: string, interval: Duration.Input, total: Duration.Input) => {
+  const check = Effect.flatMap(ByteClient.activeState(path), (state): Effect.Effect<void, AutoStartError> => {
     switch (state) {
       case "Listening":
         return Effect.void
@@ -109,12 +109,17 @@ const waitListening = (path: string, command: string, interval: Duration.Input, 
       default:
         return Effect.fail(unreachable(path, command, state))
     }
-  }).pipe(
+  })
+  // No time at all means one look: a schedule bounded by zero still
+  // allows its first recurrence.
+  if (Duration.isZero(Duration.fromInputUnsafe(total))) return check
+  return check.pipe(
     Effect.retry({
       while: (error) => error.reason === "Timeout",
       schedule: Schedule.spaced(interval).pipe(Schedule.upTo({ duration: total }))
     })
   )
+}
 
 const unreachable = (path: string, command: string, state: ByteClient.ConnectError["state"]) =>
   new AutoStartError({

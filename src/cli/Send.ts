@@ -24,7 +24,7 @@ import * as Sendbytes from "../testing/Sendbytes.ts"
 export type Failure =
   | Client.ConnectError
   | Client.RequestTimeoutError
-  | Connection.SocketError
+  | Connection.TransportError
   | PktLine.PktLineError
 
 /**
@@ -39,7 +39,7 @@ const detailLines = (failure: Failure): ReadonlyArray<string> => {
       return []
     case "RequestTimeoutError":
       return [failure.message, "could not read IPC response"]
-    case "SocketError":
+    case "TransportError":
       return failure.operation === "write"
         ? ["could not send IPC command"]
         : failure.operation === "read"

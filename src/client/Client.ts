@@ -78,14 +78,14 @@ export class RequestTimeoutError extends Data.TaggedError("RequestTimeoutError")
 
 /**
  * The ways a request can fail once connected: the connection broke
- * (`SocketError`), the response was malformed, too large or ended before its
+ * (`TransportError`), the response was malformed, too large or ended before its
  * flush (`PktLineError`), or it did not come in time
  * (`RequestTimeoutError`).
  *
  * @since 0.1.0
  * @category errors
  */
-export type RequestError = Connection.SocketError | PktLine.PktLineError | RequestTimeoutError
+export type RequestError = Connection.TransportError | PktLine.PktLineError | RequestTimeoutError
 
 /**
  * The largest response {@link request} collects by default (256 MiB of
@@ -137,7 +137,7 @@ export interface ConnectOptions {
 /** Errnos that mean "a socket is there but nobody accepts right now". */
 const BUSY = new Set(["ECONNREFUSED", "ETIMEDOUT", "EAGAIN"])
 
-const classify = (path: string, error: Connection.SocketError | SocketPath.SocketPathError): ConnectError => {
+const classify = (path: string, error: Connection.TransportError | SocketPath.SocketPathError): ConnectError => {
   if (error._tag === "SocketPathError") {
     return error.reason === "NameTooLong"
       ? new ConnectError({ path, state: "InvalidPath", errno: "ENAMETOOLONG", detail: error.message })
@@ -355,7 +355,7 @@ export const request = (
     withTimeout(
       path,
       connecting(path, options, exchange(path, send, collect, spans), (error) =>
-        error._tag === "SocketPathError" || (error._tag === "SocketError" && error.operation === "connect")
+        error._tag === "SocketPathError" || (error._tag === "TransportError" && error.operation === "connect")
           ? classify(path, error)
           : error),
       options?.timeout

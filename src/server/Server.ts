@@ -45,7 +45,7 @@ export const Quit = "quit" as const
  * @since 0.1.0
  * @category models
  */
-export type Reply = (chunk: Uint8Array | string) => Effect.Effect<void, Connection.SocketError>
+export type Reply = (chunk: Uint8Array | string) => Effect.Effect<void, Connection.TransportError>
 
 /**
  * The application: called once per well-formed request with the request's
@@ -78,7 +78,7 @@ export type Handler<E = never, R = never> = (
  */
 export const streamHandler = <E, R>(
   f: (request: Uint8Array) => Stream.Stream<Uint8Array, E, R>
-): Handler<E | Connection.SocketError, R> =>
+): Handler<E | Connection.TransportError, R> =>
 (request, reply) => Stream.runForEach(f(request), reply)
 
 /**

@@ -18,7 +18,7 @@
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Server from "../server/Server.ts"
-import type { SocketError } from "../transport/Connection.ts"
+import type { TransportError } from "../transport/Connection.ts"
 import * as Sendbytes from "./Sendbytes.ts"
 
 const decoder = new TextDecoder("latin1")
@@ -86,7 +86,7 @@ const bigResponse = (): Uint8Array => big ??= new TextEncoder().encode(rows(1000
  * @since 0.1.0
  * @category handlers
  */
-export const handler: Server.Handler<SocketError> = (request, reply) =>
+export const handler: Server.Handler<TransportError> = (request, reply) =>
   Effect.gen(function*() {
     if (startsWith(request, SENDBYTES)) {
       yield* reply(latin1(sendbytesAnswer(request.subarray(SENDBYTES.length))))

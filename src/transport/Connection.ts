@@ -25,7 +25,7 @@ import { copyOf, errnoOf } from "../internal/Bytes.ts"
  * @since 0.1.0
  * @category errors
  */
-export class SocketError extends Data.TaggedError("SocketError")<{
+export class TransportError extends Data.TaggedError("TransportError")<{
   readonly path: string
   readonly operation: "connect" | "read" | "write"
   readonly errno?: string | undefined
@@ -52,14 +52,14 @@ export interface Connection {
    * The bytes the peer sends, in the pieces they arrive in. Reading is
    * pull-based: the socket is paused while unread data piles up.
    */
-  readonly read: Effect.Effect<ReadonlyArray<Uint8Array>, SocketError | Cause.Done>
+  readonly read: Effect.Effect<ReadonlyArray<Uint8Array>, TransportError | Cause.Done>
   /**
    * Reads the first message the peer sends into one buffer, decoding each
    * piece as it arrives (one Effect step for the whole message). Input that
    * ends before the message does is an error, as is a message longer than
    * `maxBytes`; bytes after the message are left unread.
    */
-  readMessage(options?: PktLine.CollectOptions): Effect.Effect<Uint8Array, SocketError | PktLine.PktLineError>
+  readMessage(options?: PktLine.CollectOptions): Effect.Effect<Uint8Array, TransportError | PktLine.PktLineError>
   /**
    * {@link readMessage} for callback code: `done` is called once, with the
    * message or the error, possibly before this returns. Returns a function
@@ -70,7 +70,7 @@ export interface Connection {
    */
   readMessageUnsafe(
     options: PktLine.CollectOptions | undefined,
-    done: (result: Uint8Array | SocketError | PktLine.PktLineError) => void
+    done: (result: Uint8Array | TransportError | PktLine.PktLineError) => void
   ): () => void
   /**
    * Starts reading the first message the peer sends as batches of payload
@@ -88,21 +88,21 @@ export interface Connection {
    * socket is not read again until then. Otherwise every piece is the
    * caller's to keep.
    */
-  payloads(options?: { readonly lend?: boolean }): Pull.Pull<Arr.NonEmptyReadonlyArray<Uint8Array>, SocketError | PktLine.PktLineError>
+  payloads(options?: { readonly lend?: boolean }): Pull.Pull<Arr.NonEmptyReadonlyArray<Uint8Array>, TransportError | PktLine.PktLineError>
   /** Writes buffers in order, as one batch; waits while the socket is full. */
-  write(chunks: ReadonlyArray<Uint8Array>): Effect.Effect<void, SocketError>
+  write(chunks: ReadonlyArray<Uint8Array>): Effect.Effect<void, TransportError>
   /**
    * Writes `last` (if given) and half-closes our side, waiting until
    * everything written has been handed to the kernel (not for the
    * shutdown itself: closing the socket afterwards loses nothing).
    */
-  end(last?: Uint8Array): Effect.Effect<void, SocketError>
+  end(last?: Uint8Array): Effect.Effect<void, TransportError>
   /**
    * {@link end} for callback code: `done` is called once, with nothing or
    * the error, possibly before this returns. Returns a function that stops
    * waiting without calling `done`.
    */
-  endUnsafe(last: Uint8Array | undefined, done: (error: SocketError | undefined) => void): () => void
+  endUnsafe(last: Uint8Array | undefined, done: (error: TransportError | undefined) => void): () => void
 }
 
 /** Buffers smaller than this are gathered with their neighbours into one write. */
@@ -237,12 +237,12 @@ class SocketConnection implements Connection {
     })
   }
 
-  private readError(): SocketError {
+  private readError(): TransportError {
     const failure = this.failure
-    return new SocketError({ path: this.path, operation: "read", errno: errnoOf(failure), reason: String((failure as Error).message) })
+    return new TransportError({ path: this.path, operation: "read", errno: errnoOf(failure), reason: String((failure as Error).message) })
   }
 
-  get read(): Effect.Effect<ReadonlyArray<Uint8Array>, SocketError | Cause.Done> {
+  get read(): Effect.Effect<ReadonlyArray<Uint8Array>, TransportError | Cause.Done> {
     return Effect.suspend(() => {
       if (this.pending.length > 0) {
         const out = this.pending
@@ -264,7 +264,7 @@ class SocketConnection implements Connection {
 
   readMessageUnsafe(
     options: PktLine.CollectOptions | undefined,
-    done: (result: Uint8Array | SocketError | PktLine.PktLineError) => void
+    done: (result: Uint8Array | TransportError | PktLine.PktLineError) => void
   ): () => void {
     const collector = new PktLine.MessageCollector(options)
     while (this.pending.length > 0) {
@@ -276,7 +276,7 @@ class SocketConnection implements Connection {
     if (this.socket.isPaused()) this.socket.resume()
     if (this.failure !== undefined) return settled(done, this.readError())
     if (this.ended) return settled(done, collector.end())
-    const finish = (result: Uint8Array | SocketError | PktLine.PktLineError) => {
+    const finish = (result: Uint8Array | TransportError | PktLine.PktLineError) => {
       this.stopReading()
       done(result)
     }
@@ -289,15 +289,15 @@ class SocketConnection implements Connection {
     return this.stopReading
   }
 
-  readMessage(options?: PktLine.CollectOptions): Effect.Effect<Uint8Array, SocketError | PktLine.PktLineError> {
-    return Effect.callback<Uint8Array, SocketError | PktLine.PktLineError>((resume) => {
+  readMessage(options?: PktLine.CollectOptions): Effect.Effect<Uint8Array, TransportError | PktLine.PktLineError> {
+    return Effect.callback<Uint8Array, TransportError | PktLine.PktLineError>((resume) => {
       const stop = this.readMessageUnsafe(options, (result) =>
         resume(result instanceof Uint8Array ? Effect.succeed(result) : Effect.fail(result)))
       return Effect.sync(stop)
     })
   }
 
-  payloads(options?: { readonly lend?: boolean }): Pull.Pull<Arr.NonEmptyReadonlyArray<Uint8Array>, SocketError | PktLine.PktLineError> {
+  payloads(options?: { readonly lend?: boolean }): Pull.Pull<Arr.NonEmptyReadonlyArray<Uint8Array>, TransportError | PktLine.PktLineError> {
     const connection = this
     const socket = this.socket
     const lend = options?.lend === true
@@ -345,7 +345,7 @@ class SocketConnection implements Connection {
     this.pending = []
     this.pendingBytes = 0
 
-    const pull: Pull.Pull<Arr.NonEmptyReadonlyArray<Uint8Array>, SocketError | PktLine.PktLineError> = Effect.suspend(() => {
+    const pull: Pull.Pull<Arr.NonEmptyReadonlyArray<Uint8Array>, TransportError | PktLine.PktLineError> = Effect.suspend(() => {
       if (batch.length > 0) {
         const out = batch as unknown as Arr.NonEmptyReadonlyArray<Uint8Array>
         batch = []
@@ -368,9 +368,9 @@ class SocketConnection implements Connection {
     return pull
   }
 
-  private writeError(): SocketError {
+  private writeError(): TransportError {
     const error = this.failure
-    return new SocketError({
+    return new TransportError({
       path: this.path,
       operation: "write",
       errno: errnoOf(error),
@@ -422,7 +422,7 @@ class SocketConnection implements Connection {
     if (out !== undefined && !socket.destroyed && !socket.writableEnded) socket.write(out)
   }
 
-  write(chunks: ReadonlyArray<Uint8Array>): Effect.Effect<void, SocketError> {
+  write(chunks: ReadonlyArray<Uint8Array>): Effect.Effect<void, TransportError> {
     return Effect.suspend(() => {
       const socket = this.socket
       if (this.failure !== undefined || socket.destroyed || socket.writableEnded) return Effect.fail(this.writeError())
@@ -446,13 +446,13 @@ class SocketConnection implements Connection {
       // is handed over at once, so a server's handler is done with it even
       // if its client never reads (the rest is the server's to time out).
       if (!socket.writableNeedDrain || socket.writableLength < WRITE_ALLOWANCE) return Effect.void
-      return Effect.callback<void, SocketError>((resume) =>
+      return Effect.callback<void, TransportError>((resume) =>
         Effect.sync(this.untilUnsafe("drain", (closed) => resume(closed ? Effect.fail(this.writeError()) : Effect.void)))
       )
     })
   }
 
-  endUnsafe(last: Uint8Array | undefined, done: (error: SocketError | undefined) => void): () => void {
+  endUnsafe(last: Uint8Array | undefined, done: (error: TransportError | undefined) => void): () => void {
     const socket = this.socket
     if (this.failure !== undefined || socket.destroyed) return settled(done, this.writeError())
     const out = this.release(last)
@@ -466,8 +466,8 @@ class SocketConnection implements Connection {
     return this.untilUnsafe("finish", (closed) => done(closed && !socket.writableFinished ? this.writeError() : undefined))
   }
 
-  end(last?: Uint8Array): Effect.Effect<void, SocketError> {
-    return Effect.callback<void, SocketError>((resume) =>
+  end(last?: Uint8Array): Effect.Effect<void, TransportError> {
+    return Effect.callback<void, TransportError>((resume) =>
       Effect.sync(this.endUnsafe(last, (error) => resume(error === undefined ? Effect.void : Effect.fail(error))))
     )
   }
@@ -486,7 +486,7 @@ const make = (socket: net.Socket, path: string, lent?: LentReads): Connection =>
 export const connect = (
   path: string,
   options?: ConnectOptions
-): Effect.Effect<Connection, SocketError | SocketPath.SocketPathError, Scope.Scope> =>
+): Effect.Effect<Connection, TransportError | SocketPath.SocketPathError, Scope.Scope> =>
   Effect.acquireRelease(open(path, options), (connection) => Effect.sync(() => connection.socket.destroy()))
 
 /**
@@ -500,7 +500,7 @@ export const connect = (
 export const open = (
   path: string,
   options?: ConnectOptions
-): Effect.Effect<Connection, SocketError | SocketPath.SocketPathError> => {
+): Effect.Effect<Connection, TransportError | SocketPath.SocketPathError> => {
   const lent = options?.readBuffer !== undefined ? lentReads(options.readBuffer) : undefined
   return atAddress(path, (address) =>
     Effect.map(connectSocket(path, address, options?.send, lent), (socket) => make(socket, path, lent)))
@@ -558,7 +558,7 @@ const connectSocket = (
   send: ReadonlyArray<Uint8Array> | undefined,
   lent: LentReads | undefined
 ) =>
-  Effect.callback<net.Socket, SocketError>((resume) => {
+  Effect.callback<net.Socket, TransportError>((resume) => {
     const socket = net.connect({
       path: address,
       allowHalfOpen: true,
@@ -572,7 +572,7 @@ const connectSocket = (
     })
     const onError = (error: Error) => {
       socket.destroy()
-      resume(Effect.fail(new SocketError({ path, operation: "connect", errno: errnoOf(error), reason: error.message })))
+      resume(Effect.fail(new TransportError({ path, operation: "connect", errno: errnoOf(error), reason: error.message })))
     }
     socket.once("error", onError)
     socket.once("connect", () => {
@@ -593,7 +593,7 @@ const connectSocket = (
  * no connection object and no Effect step between connecting and the
  * answer, which saves a turn of the event loop per request.
  *
- * A failure before the connection is up is a `SocketError` of operation
+ * A failure before the connection is up is a `TransportError` of operation
  * `connect` (the caller decides what a refusal means); one after it is of
  * operation `read`, or a `PktLineError` for a malformed, overlong or
  * short response. Interruption closes the socket.
@@ -606,7 +606,7 @@ export const roundTrip = (
   request: ReadonlyArray<Uint8Array>,
   options?: PktLine.CollectOptions,
   onConnected?: () => void
-): Effect.Effect<Uint8Array, SocketError | SocketPath.SocketPathError | PktLine.PktLineError> =>
+): Effect.Effect<Uint8Array, TransportError | SocketPath.SocketPathError | PktLine.PktLineError> =>
   atAddress(path, (address) => exchange(path, address, request, options, onConnected))
 
 const exchange = (
@@ -616,14 +616,14 @@ const exchange = (
   options: PktLine.CollectOptions | undefined,
   onConnected: (() => void) | undefined
 ) =>
-  Effect.callback<Uint8Array, SocketError | PktLine.PktLineError>((resume) => {
+  Effect.callback<Uint8Array, TransportError | PktLine.PktLineError>((resume) => {
     const collector = new PktLine.MessageCollector(options)
     const socket = net.connect({ path: address, allowHalfOpen: true })
     let connected = false
     let settled = false
     // Outcomes are built only by the first to settle: an error value
     // captures a stack trace, which is dear on every request.
-    const settle = (outcome: () => Effect.Effect<Uint8Array, SocketError | PktLine.PktLineError>) => {
+    const settle = (outcome: () => Effect.Effect<Uint8Array, TransportError | PktLine.PktLineError>) => {
       if (settled) return
       settled = true
       socket.destroy()
@@ -645,7 +645,7 @@ const exchange = (
     socket.on("error", (error) =>
       settle(() =>
         Effect.fail(
-          new SocketError({ path, operation: connected ? "read" : "connect", errno: errnoOf(error), reason: error.message })
+          new TransportError({ path, operation: connected ? "read" : "connect", errno: errnoOf(error), reason: error.message })
         )
       ))
     socket.on("close", () => settle(ended))
@@ -659,8 +659,8 @@ const exchange = (
  * @since 0.1.0
  * @category accessors
  */
-export const stream = (connection: Connection): Stream.Stream<Uint8Array, SocketError> =>
-  Stream.fromPull(Effect.succeed(connection.read as Effect.Effect<Arr.NonEmptyReadonlyArray<Uint8Array>, SocketError | Cause.Done>))
+export const stream = (connection: Connection): Stream.Stream<Uint8Array, TransportError> =>
+  Stream.fromPull(Effect.succeed(connection.read as Effect.Effect<Arr.NonEmptyReadonlyArray<Uint8Array>, TransportError | Cause.Done>))
 
 /**
  * Sends one whole message: its data packets, then a flush.
@@ -668,7 +668,7 @@ export const stream = (connection: Connection): Stream.Stream<Uint8Array, Socket
  * @since 0.1.0
  * @category messages
  */
-export const writeMessage = (connection: Connection, message: Uint8Array): Effect.Effect<void, SocketError> =>
+export const writeMessage = (connection: Connection, message: Uint8Array): Effect.Effect<void, TransportError> =>
   connection.write(PktLine.encodeMessageChunks(message))
 
 /**
@@ -682,7 +682,7 @@ export const writeMessage = (connection: Connection, message: Uint8Array): Effec
 export const readMessage = (
   connection: Connection,
   options?: PktLine.CollectOptions
-): Effect.Effect<Uint8Array, SocketError | PktLine.PktLineError> => connection.readMessage(options)
+): Effect.Effect<Uint8Array, TransportError | PktLine.PktLineError> => connection.readMessage(options)
 
 /**
  * The first message the peer sends, as a stream of payload chunks.
@@ -690,5 +690,5 @@ export const readMessage = (
  * @since 0.1.0
  * @category messages
  */
-export const messageStream = (connection: Connection): Stream.Stream<Uint8Array, SocketError | PktLine.PktLineError> =>
+export const messageStream = (connection: Connection): Stream.Stream<Uint8Array, TransportError | PktLine.PktLineError> =>
   Stream.fromPull(Effect.sync(() => connection.payloads()))

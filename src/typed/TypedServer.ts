@@ -79,7 +79,7 @@ class Declared {
 export const toHandler = <P extends Protocol.AnyProtocol, H extends Handlers<P>>(
   protocol: P,
   handlers: H
-): Server.Handler<Connection.SocketError, HandlersServices<H>> =>
+): Server.Handler<Connection.TransportError, HandlersServices<H>> =>
 (bytes, reply) =>
   Effect.flatMap(Effect.result(Protocol.decodeRequest(protocol, bytes)), (decoded) => {
     if (Result.isFailure(decoded)) return reply(Protocol.encodeError(decoded.failure))
@@ -94,7 +94,7 @@ const serveUnary = <R>(
   command: Protocol.AnyCommand,
   effect: Effect.Effect<unknown, unknown, R>,
   reply: Server.Reply
-): Effect.Effect<void, Connection.SocketError, R> =>
+): Effect.Effect<void, Connection.TransportError, R> =>
   Effect.flatMap(Effect.exit(effect), (exit) => {
     if (exit._tag === "Success") {
       return Result.match(Protocol.encodeResponse(command, exit.value), {
@@ -109,12 +109,12 @@ const serveStream = <R>(
   command: Protocol.AnyCommand,
   stream: Stream.Stream<unknown, unknown, R>,
   reply: Server.Reply
-): Effect.Effect<void, Connection.SocketError, R> =>
+): Effect.Effect<void, Connection.TransportError, R> =>
   // One reply per chunk of the stream: every item goes to the wire as soon
   // as it is produced, and the stream is pulled no faster than the client
   // reads (a reply waits while the socket is full).
   Stream.mapError(stream, (error) => new Declared(error)).pipe(
-    Stream.runForEachArray((items): Effect.Effect<void, Connection.SocketError | Protocol.IpcError> =>
+    Stream.runForEachArray((items): Effect.Effect<void, Connection.TransportError | Protocol.IpcError> =>
       Result.match(Protocol.encodeItems(command, items), {
         onSuccess: reply,
         onFailure: Effect.fail
@@ -141,12 +141,12 @@ const replyToCause = <E>(
   cause: Cause.Cause<E>,
   reply: Server.Reply,
   line: (failure: E) => string | undefined
-): Effect.Effect<void, Connection.SocketError> => {
+): Effect.Effect<void, Connection.TransportError> => {
   if (Cause.hasInterruptsOnly(cause)) return Effect.failCause(cause as Cause.Cause<never>)
   const failure = Cause.findError(cause)
   if (Result.isSuccess(failure) && !Cause.hasDies(cause)) {
     const text = line(failure.success)
-    return text === undefined ? Effect.fail(failure.success as Connection.SocketError) : reply(text)
+    return text === undefined ? Effect.fail(failure.success as Connection.TransportError) : reply(text)
   }
   return Effect.andThen(
     Effect.logError(`handler of '${command.name}' failed`, cause),
@@ -181,7 +181,7 @@ export const make = <P extends Protocol.AnyProtocol, H extends Handlers<P>>(
       (request, reply) =>
         Effect.provideServiceEffect(handler(request, reply), Server.IpcServer, Deferred.await(self)) as Effect.Effect<
           void,
-          Connection.SocketError,
+          Connection.TransportError,
           Requirements<H>
         >,
       options

@@ -33,7 +33,7 @@ describe("crash recovery", () => {
         Stream.runDrain
       )
       const error = yield* Effect.flip(response)
-      assert.include(["PktLineError", "SocketError"], error._tag)
+      assert.include(["PktLineError", "TransportError"], error._tag)
       assert.isBelow(received, 1000 * 80)
       // The dead daemon's socket is still there; a new one takes over.
       assert.isTrue(fs.lstatSync(path).isSocket())

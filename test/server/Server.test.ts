@@ -384,7 +384,7 @@ describe("the worker pool", () => {
     Effect.gen(function*() {
       const path = yield* socketPath()
       let kept: Server.Reply | undefined
-      const late = yield* Deferred.make<Exit.Exit<void, Connection.SocketError>>()
+      const late = yield* Deferred.make<Exit.Exit<void, Connection.TransportError>>()
       const handler: Server.Handler<never> = (request, reply) =>
         Effect.gen(function*() {
           if (text(request) === "first") {
@@ -401,7 +401,7 @@ describe("the worker pool", () => {
       const exit = yield* Deferred.await(late)
       assert.isTrue(Exit.isFailure(exit))
       const error = yield* Effect.flip(exit)
-      assert.instanceOf(error, Connection.SocketError)
+      assert.instanceOf(error, Connection.TransportError)
       assert.strictEqual(error.operation, "write")
     }))
 

@@ -5,19 +5,19 @@
  */
 import * as Effect from "effect/Effect"
 import * as Server from "../../../dist/server/Server.js"
-import type { SocketError } from "../../../dist/transport/Connection.js"
+import type { TransportError } from "../../../dist/transport/Connection.js"
 import { parseCommand, sendbytesAnswer, STREAM_CHUNK_SIZE } from "../app.ts"
 
 const PONG = new TextEncoder().encode("pong")
 const CHUNK = new Uint8Array(STREAM_CHUNK_SIZE).fill(0x78)
 
 /** Sends `left` bytes of the stream response, one 64 KiB reply at a time. */
-const streamOut = (reply: Server.Reply, left: number): Effect.Effect<void, SocketError> =>
+const streamOut = (reply: Server.Reply, left: number): Effect.Effect<void, TransportError> =>
   left <= 0
     ? Effect.void
     : Effect.flatMap(reply(left >= CHUNK.length ? CHUNK : CHUNK.subarray(0, left)), () => streamOut(reply, left - CHUNK.length))
 
-const handler: Server.Handler<SocketError> = (request, reply) => {
+const handler: Server.Handler<TransportError> = (request, reply) => {
   const command = parseCommand(request)
   switch (command._tag) {
     case "Ping":

@@ -142,7 +142,7 @@ export class Engine<E, R> {
     const exchange = new Exchange(socket, this.settings.path, Date.now())
     this.live.add(exchange)
     if (spans !== undefined) exchange.span = spans.accepted()
-    awaiting<Uint8Array | Connection.SocketError | PktLine.PktLineError>(
+    awaiting<Uint8Array | Connection.TransportError | PktLine.PktLineError>(
       exchange,
       (done) => exchange.connection.readMessageUnsafe({ maxBytes: maxRequestBytes }, done),
       (result) => this.received(exchange, result)
@@ -150,7 +150,7 @@ export class Engine<E, R> {
   }
 
   /** The request has been read, or could not be. */
-  private received(exchange: Exchange, result: Uint8Array | Connection.SocketError | PktLine.PktLineError): void {
+  private received(exchange: Exchange, result: Uint8Array | Connection.TransportError | PktLine.PktLineError): void {
     if (!(result instanceof Uint8Array)) {
       // A client that hangs up before sending anything (a probe, "is anyone
       // listening?"), or a malformed or incomplete request, ends here
@@ -355,7 +355,7 @@ export class Engine<E, R> {
 }
 
 /** Why reading a request failed, as the client's behaviour shows it. */
-const readFailure = (error: Connection.SocketError | PktLine.PktLineError, socket: net.Socket): DropReason => {
+const readFailure = (error: Connection.TransportError | PktLine.PktLineError, socket: net.Socket): DropReason => {
   if (error._tag === "PktLineError") {
     if (error.reason === "MessageTooLarge") return "too_large"
     if (error.reason !== "UnexpectedEnd") return "malformed"
@@ -370,7 +370,7 @@ const handlerFailure = (cause: Cause.Cause<unknown>): DropReason => {
   if (failure === undefined) return "handler_failed"
   if (Cause.isTimeoutError(failure.error)) return "handler_timeout"
   // A reply that could not be written: the client went away.
-  if (failure.error instanceof Connection.SocketError && failure.error.operation === "write") return "client_gone"
+  if (failure.error instanceof Connection.TransportError && failure.error.operation === "write") return "client_gone"
   return "handler_failed"
 }
 

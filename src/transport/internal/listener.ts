@@ -73,7 +73,7 @@ const clearStale = (path: string) =>
     // A socket this user may not reach cannot be judged at all: say so.
     const live = yield* Effect.scoped(Connection.connect(path)).pipe(
       Effect.as(true),
-      Effect.catchTag("SocketError", (error) =>
+      Effect.catchTag("TransportError", (error) =>
         isPermissionDenied(error.errno)
           ? Effect.fail(new ListenError({ path, reason: "Failed", errno: error.errno, detail: error.message }))
           : Effect.succeed(error.errno !== "ECONNREFUSED" && error.errno !== "ENOENT"))

@@ -18,6 +18,7 @@ import * as fs from "node:fs"
 import * as PktLine from "../framing/PktLine.ts"
 import * as Tracing from "../internal/Tracing.ts"
 import * as Connection from "../transport/Connection.ts"
+import { open as openConnection, type OpenOptions, roundTrip, type SocketConnection } from "../transport/internal/socketConnection.ts"
 import * as FileIdentity from "../transport/internal/fileIdentity.ts"
 import type * as SocketPath from "../transport/SocketPath.ts"
 import { errnoOf, NODE_READ_SIZE, toBytes } from "../internal/Bytes.ts"
@@ -168,7 +169,7 @@ export const connect = (
   Effect.acquireRelease(open(path, options), close)
 
 /** Closes a connection made by {@link open}. */
-const close = (connection: Connection.Connection) => Effect.sync(() => connection.socket.destroy())
+const close = (connection: SocketConnection) => Effect.sync(() => connection.socket.destroy())
 
 /**
  * Connects like {@link connect}, without a scope: the caller must destroy
@@ -178,9 +179,9 @@ const close = (connection: Connection.Connection) => Effect.sync(() => connectio
  */
 const open = (
   path: string,
-  options?: ConnectOptions & Connection.ConnectOptions
-): Effect.Effect<Connection.Connection, ConnectError> =>
-  connecting(path, options, Connection.open(path, options), (error) => classify(path, error))
+  options?: ConnectOptions & OpenOptions
+): Effect.Effect<SocketConnection, ConnectError> =>
+  connecting(path, options, openConnection(path, options), (error) => classify(path, error))
 
 /**
  * The client's view of a path, the same as {@link activeState}'s and the
@@ -318,7 +319,7 @@ export const sendCommand = (
 ): Effect.Effect<Uint8Array, RequestError> =>
   Effect.andThen(
     Connection.writeMessage(connection, toBytes(request)),
-    Connection.readMessage(connection, { maxBytes: defaultMaxResponseBytes })
+    connection.readMessage({ maxBytes: defaultMaxResponseBytes })
   )
 
 /**
@@ -373,11 +374,11 @@ const exchange = (
   collect: PktLine.CollectOptions,
   spans: Tracing.HandSpans | undefined
 ) => {
-  if (spans === undefined) return Connection.roundTrip(path, send, collect)
+  if (spans === undefined) return roundTrip(path, send, collect)
   return Effect.suspend(() => {
     const connect = spans.open("SimpleIpc.connect")
     let sending: Tracer.Span | undefined = undefined
-    return Connection.roundTrip(path, send, collect, () => {
+    return roundTrip(path, send, collect, () => {
       spans.end(connect, Exit.void)
       sending = spans.open("SimpleIpc.send")
     }).pipe(Effect.onExit((exit) =>

@@ -2,6 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Stream } from "effect"
 import fc from "fast-check"
 import * as PktLine from "../../src/framing/PktLine.ts"
+import { MessageCollector, PayloadDecoder } from "../../src/framing/internal/decoder.ts"
 import { bytes, text, rechunk, splitPoints } from "../support/bytes.ts"
 
 const decodeAll = (input: ReadonlyArray<Uint8Array>) =>
@@ -193,7 +194,7 @@ describe("pkt-line framing facts", () => {
 
   it.effect("in place, the payloads of a piece are joined over its headers into one view of it", () =>
     Effect.sync(() => {
-      const decoder = new PktLine.PayloadDecoder({ inPlace: true })
+      const decoder = new PayloadDecoder({ inPlace: true })
       const piece = bytes("0005p0005i0006ng00")
       const out: Array<Uint8Array> = []
       assert.strictEqual(decoder.push(piece, out), "input")
@@ -369,7 +370,7 @@ describe("reading messages whatever their packet sizes", () => {
 
   /** What a collector makes of the pieces: the message, an error, or undefined if it wants more. */
   const collect = (pieces: ReadonlyArray<Uint8Array>, options?: PktLine.CollectOptions) => {
-    const collector = new PktLine.MessageCollector(options)
+    const collector = new MessageCollector(options)
     for (const piece of pieces) {
       const result = collector.push(piece)
       if (result !== undefined) return result
@@ -379,7 +380,7 @@ describe("reading messages whatever their packet sizes", () => {
 
   /** What a payload decoder makes of the pieces: the payloads joined, and how many chunks. */
   const decodePayloads = (pieces: ReadonlyArray<Uint8Array>, inPlace: boolean) => {
-    const decoder = new PktLine.PayloadDecoder({ inPlace })
+    const decoder = new PayloadDecoder({ inPlace })
     const out: Array<Uint8Array> = []
     for (const piece of pieces) {
       const result = decoder.push(piece, out)
@@ -444,7 +445,7 @@ describe("reading messages whatever their packet sizes", () => {
     const piece = wireOf(payloads, "0000", new Uint8Array(0))
     for (const inPlace of [false, true]) {
       const out: Array<Uint8Array> = []
-      assert.strictEqual(new PktLine.PayloadDecoder({ inPlace }).push(piece.slice(), out), "end")
+      assert.strictEqual(new PayloadDecoder({ inPlace }).push(piece.slice(), out), "end")
       // In place, the piece is the one chunk; copies fill blocks that double
       // from 256 bytes, a chunk each: a handful, not one per packet.
       assert.isAtMost(out.length, inPlace ? 1 : 6)

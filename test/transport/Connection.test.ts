@@ -11,6 +11,7 @@ import * as PktLine from "../../src/framing/PktLine.ts"
 import * as Server from "../../src/server/Server.ts"
 import * as TestApplication from "../../src/testing/TestApplication.ts"
 import * as Connection from "../../src/transport/Connection.ts"
+import { open as openConnection, SocketConnection } from "../../src/transport/internal/socketConnection.ts"
 import { bytes } from "../support/bytes.ts"
 import { peer } from "../support/raw.ts"
 import { socketPath } from "../support/tempdir.ts"
@@ -38,7 +39,7 @@ describe("Connection", () => {
       const path = yield* socketPath()
       const { socket } = yield* endedByPeer(path)
       assert.isTrue(socket.readableEnded)
-      const error = yield* Effect.flip(Connection.makeUnsafe(socket, path).readMessage())
+      const error = yield* Effect.flip(new SocketConnection(socket, path).readMessage())
       assert.instanceOf(error, PktLine.PktLineError)
       assert.strictEqual(error.reason, "UnexpectedEnd")
     }))
@@ -51,7 +52,7 @@ describe("a connection with a read buffer", () => {
       yield* Server.make(path, TestApplication.handler)
       const whole = yield* Client.request(path, "big")
       const open = Effect.acquireRelease(
-        Connection.open(path, {
+        openConnection(path, {
           send: PktLine.encodeMessageChunks(bytes("big")),
           readBuffer: Buffer.alloc(64 * 1024) // a Buffer: its slice() makes views
         }),
@@ -62,7 +63,7 @@ describe("a connection with a read buffer", () => {
       const chunks = yield* Stream.runCollect(Connection.messageStream(yield* open))
       assert.isAbove(chunks.length, 1)
       assert.deepStrictEqual(Buffer.from(PktLine.concat(chunks)), Buffer.from(whole))
-      const message = yield* Connection.readMessage(yield* open)
+      const message = yield* (yield* open).readMessage()
       assert.deepStrictEqual(Buffer.from(message), Buffer.from(whole))
     }))
 
@@ -73,7 +74,7 @@ describe("a connection with a read buffer", () => {
       // Answers, then stays: only the message's own end can end the stream.
       yield* peer(path, (socket) => socket.write(PktLine.encodeMessageBytes(payload)))
       const connection = yield* Effect.acquireRelease(
-        Connection.open(path, { send: PktLine.encodeMessageChunks(bytes("ping")), readBuffer: new Uint8Array(16 * 1024) }),
+        openConnection(path, { send: PktLine.encodeMessageChunks(bytes("ping")), readBuffer: new Uint8Array(16 * 1024) }),
         (connection) => Effect.sync(() => connection.socket.destroy())
       )
       const chunks = yield* Stream.runCollect(Connection.messageStream(connection)).pipe(

@@ -38,6 +38,7 @@ import * as PktLine from "../../framing/PktLine.ts"
 import { toBytes } from "../../internal/Bytes.ts"
 import type * as Tracing from "../../internal/Tracing.ts"
 import * as Connection from "../../transport/Connection.ts"
+import { SocketConnection } from "../../transport/internal/socketConnection.ts"
 import type { Handler, Reply } from "../Server.ts"
 import { Quit } from "../Server.ts"
 import { type DropReason, logDrop, type Recorder } from "./metrics.ts"
@@ -69,7 +70,7 @@ type State = "reading" | "waiting" | "running" | "ending" | "closed"
 class Exchange {
   state: State = "reading"
   readonly socket: net.Socket
-  readonly connection: Connection.Connection
+  readonly connection: SocketConnection
   readonly acceptedAt: number
   /** When the current state began, or the last progress the sweep saw. */
   since: number
@@ -86,7 +87,7 @@ class Exchange {
 
   constructor(socket: net.Socket, path: string, now: number) {
     this.socket = socket
-    this.connection = Connection.makeUnsafe(socket, path)
+    this.connection = new SocketConnection(socket, path)
     this.acceptedAt = now
     this.since = now
   }

@@ -47,24 +47,66 @@ export type Packet =
   | { readonly _tag: "ResponseEnd" }
 
 /**
+ * A data packet carrying `payload` (at most 65516 bytes; {@link frame}
+ * splits longer chunks).
+ *
+ * @example
+ * ```ts
+ * import { Stream } from "effect"
+ * import { PktLine } from "effect-simple-ipc"
+ *
+ * // 0008ping 0000
+ * const wire = Stream.make(PktLine.data(new TextEncoder().encode("ping")), PktLine.flush).pipe(PktLine.encodePackets)
+ * ```
+ *
  * @since 0.1.0
  * @category constructors
  */
 export const data = (payload: Uint8Array): Packet => ({ _tag: "Data", payload })
 
 /**
+ * The flush packet `0000`: the end of a message.
+ *
+ * @example
+ * ```ts
+ * import { PktLine } from "effect-simple-ipc"
+ *
+ * const bytes = PktLine.encodePacket(PktLine.flush) // "0000"
+ * const ends = PktLine.endsMessage(PktLine.flush) // true
+ * ```
+ *
  * @since 0.1.0
  * @category constructors
  */
 export const flush: Packet = Object.freeze({ _tag: "Flush" })
 
 /**
+ * The delimiter packet `0001`; a reader of a Simple IPC message takes it as the message's end.
+ *
+ * @example
+ * ```ts
+ * import { PktLine } from "effect-simple-ipc"
+ *
+ * const bytes = PktLine.encodePacket(PktLine.delimiter) // "0001"
+ * const ends = PktLine.endsMessage(PktLine.delimiter) // true
+ * ```
+ *
  * @since 0.1.0
  * @category constructors
  */
 export const delimiter: Packet = Object.freeze({ _tag: "Delimiter" })
 
 /**
+ * The response-end packet `0002`; a reader of a Simple IPC message takes it as the message's end.
+ *
+ * @example
+ * ```ts
+ * import { PktLine } from "effect-simple-ipc"
+ *
+ * const bytes = PktLine.encodePacket(PktLine.responseEnd) // "0002"
+ * const ends = PktLine.endsMessage(PktLine.responseEnd) // true
+ * ```
+ *
  * @since 0.1.0
  * @category constructors
  */
@@ -349,8 +391,7 @@ export const decodePackets = <E, R>(self: Stream.Stream<Uint8Array, E, R>): Stre
  *
  * Chunk boundaries follow the input, not the packets: payloads of 1 KiB or
  * more are views of the input, smaller ones are copied and joined, so that
- * each input piece gives few chunks however small its packets (see
- * {@link PayloadDecoder}).
+ * each input piece gives few chunks however small its packets.
  *
  * @since 0.1.0
  * @category decoding

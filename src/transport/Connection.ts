@@ -79,6 +79,20 @@ export interface ConnectOptions {
  * the errno of the attempt (`ENOENT`, `ECONNREFUSED`, `EAGAIN` when the
  * backlog is full, ...). `Client.connect` adds Git's retry rules.
  *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Connection } from "effect-simple-ipc"
+ *
+ * const ping = Effect.scoped(
+ *   Effect.gen(function*() {
+ *     const connection = yield* Connection.connect("/tmp/demo.sock")
+ *     yield* Connection.writeMessage(connection, new TextEncoder().encode("ping"))
+ *     return yield* connection.readMessage() // the response's payload
+ *   })
+ * )
+ * ```
+ *
  * @since 0.1.0
  * @category constructors
  */

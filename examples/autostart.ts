@@ -25,7 +25,7 @@ import { AutoStart, Client, Protocol, Server, TypedClient, TypedServer } from "e
 import { fileURLToPath } from "node:url"
 
 const Greeter = Protocol.make(
-  Protocol.command("hello", { response: Schema.Struct({ pid: Schema.Int }) }),
+  Protocol.command("hello", { success: Schema.Struct({ pid: Schema.Int }) }),
   Protocol.command("stop")
 )
 
@@ -62,7 +62,7 @@ const hello = (path: string) =>
   Effect.flatMap(greeter(path).hello(), ({ pid }) => Console.log(`answered by daemon ${pid}`))
 
 // Stopping needs no auto-start: a daemon that is not running is stopped already.
-const stop = (path: string) => TypedClient.make(Greeter, Client.makeService(path)).stop()
+const stop = (path: string) => TypedClient.make(Greeter, Client.make(path)).stop()
 
 const usage = Effect.andThen(
   Console.error("usage: autostart.ts [hello <path> | stop <path> | serve <path>]"),

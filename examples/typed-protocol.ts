@@ -40,11 +40,11 @@ class DivideByZero extends Schema.TaggedError<DivideByZero>()("DivideByZero", { 
 
 const Calculator = Protocol.make(
   Protocol.command("divide", {
-    request: Schema.Struct({ a: Schema.Finite, b: Schema.Finite }),
-    response: Schema.Finite,
+    payload: Schema.Struct({ a: Schema.Finite, b: Schema.Finite }),
+    success: Schema.Finite,
     error: DivideByZero
   }),
-  Protocol.command("count", { request: Schema.Struct({ to: Schema.Int }), response: Schema.Int, stream: true }),
+  Protocol.command("count", { payload: Schema.Struct({ to: Schema.Int }), success: Schema.Int, stream: true }),
   Protocol.command("stop")
 )
 
@@ -64,7 +64,7 @@ const CalculatorLive = (path: string) =>
 // Client: one typed method per command
 // ---------------------------------------------------------------------------
 
-const calculator = (path: string) => TypedClient.make(Calculator, Client.makeService(path))
+const calculator = (path: string) => TypedClient.make(Calculator, Client.make(path))
 
 const divide = (path: string, a: number, b: number) =>
   calculator(path).divide({ a, b }).pipe(

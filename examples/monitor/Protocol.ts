@@ -27,6 +27,6 @@ export const Changes = Schema.Struct({
 export type Changes = typeof Changes.Type
 
 export const MonitorProtocol = Protocol.make(
-  Protocol.command("changes", { request: Schema.Struct({ since: Schema.String }), response: Changes }),
+  Protocol.command("changes", { payload: Schema.Struct({ since: Schema.String }), success: Changes }),
   Protocol.command("stop")
 )

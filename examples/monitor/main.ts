@@ -31,14 +31,14 @@ export const format = (changes: Changes): string =>
 const print = (text: string) => Effect.sync(() => process.stdout.write(text))
 
 const changes = (socket: string, token: string, start: string | undefined) => {
-  const transport = start === undefined ? Client.makeService(socket) : AutoStart.make(socket, {
+  const transport = start === undefined ? Client.make(socket) : AutoStart.make(socket, {
     command: process.execPath,
     args: [fileURLToPath(import.meta.url), "serve", start, socket]
   })
   return Effect.flatMap(TypedClient.make(MonitorProtocol, transport).changes({ since: token }), (answer) => print(format(answer)))
 }
 
-const stop = (socket: string) => TypedClient.make(MonitorProtocol, Client.makeService(socket)).stop()
+const stop = (socket: string) => TypedClient.make(MonitorProtocol, Client.make(socket)).stop()
 
 const main = (args: ReadonlyArray<string>): Effect.Effect<unknown, { readonly message: string }> => {
   const [command, ...rest] = args

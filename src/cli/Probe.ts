@@ -21,7 +21,7 @@ import { isPermissionDenied } from "../internal/Errno.ts"
 export const requireListening = (path: string): Effect.Effect<void, Client.ConnectError> =>
   Effect.flatMap(Client.activeState(path), (state) => {
     if (state === "Listening") return Effect.void
-    const answer = new Client.ConnectError({ path, state })
+    const answer = new Client.ConnectError({ path, reason: state })
     if (state !== "InvalidPath" && state !== "OtherError") return Effect.fail(answer)
     // The state alone does not say why; a connection attempt carries the
     // system's reason. Git's answer stands otherwise, even when the attempt

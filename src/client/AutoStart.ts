@@ -58,7 +58,8 @@ export interface Options extends ByteClient.RequestOptions {
  * `SpawnFailed`: the command could not be run. `Exited`: the daemon we
  * started exited and no server came up. `Timeout`: nothing listened at the
  * path in time. `Unreachable`: the path is something no daemon can listen
- * on (not a socket), or cannot be probed.
+ * on (not a socket), or cannot be probed. `cause` is the system's error,
+ * for `SpawnFailed`.
  *
  * @since 0.1.0
  * @category errors
@@ -68,6 +69,7 @@ export class AutoStartError extends Data.TaggedError("AutoStartError")<{
   readonly command: string
   readonly reason: "SpawnFailed" | "Exited" | "Timeout" | "Unreachable"
   readonly detail: string
+  readonly cause?: unknown
 }> {
   override get message(): string {
     switch (this.reason) {
@@ -82,14 +84,6 @@ export class AutoStartError extends Data.TaggedError("AutoStartError")<{
     }
   }
 }
-
-/**
- * The errors of a transport that starts its server on demand.
- *
- * @since 0.1.0
- * @category errors
- */
-export type TransportError = ByteClient.ConnectError | ByteClient.RequestError | AutoStartError
 
 /**
  * Polls until `path` is listening; fails with `Timeout` when time is up.
@@ -121,12 +115,12 @@ const waitListening = (path: string, command: string, interval: Duration.Input, 
   )
 }
 
-const unreachable = (path: string, command: string, state: ByteClient.ConnectError["state"]) =>
+const unreachable = (path: string, command: string, reason: ByteClient.ConnectError["reason"]) =>
   new AutoStartError({
     path,
     command,
     reason: "Unreachable",
-    detail: new ByteClient.ConnectError({ path, state }).message
+    detail: new ByteClient.ConnectError({ path, reason }).message
   })
 
 interface Exit {
@@ -146,7 +140,11 @@ const spawnDetached = (path: string, options: Options) =>
       windowsHide: true
     })
     child.once("error", (error) =>
-      resume(Effect.fail(new AutoStartError({ path, command: options.command, reason: "SpawnFailed", detail: error.message }))))
+      resume(
+        Effect.fail(
+          new AutoStartError({ path, command: options.command, reason: "SpawnFailed", detail: error.message, cause: error })
+        )
+      ))
     child.once("spawn", () => {
       // The daemon must not keep this process alive, nor die with it.
       child.unref()
@@ -160,7 +158,7 @@ const spawnDetached = (path: string, options: Options) =>
  * started, or one another client started meanwhile).
  *
  * @since 0.1.0
- * @category starting
+ * @category running
  */
 export const start = (path: string, options: Options): Effect.Effect<void, AutoStartError> =>
   Effect.gen(function*() {
@@ -204,7 +202,7 @@ const accepts = (path: string) =>
  * second one would not help it.
  *
  * @since 0.1.0
- * @category starting
+ * @category running
  */
 export const ensureRunning = (path: string, options: Options): Effect.Effect<void, AutoStartError> =>
   Effect.flatMap(ByteClient.activeState(path), (state) => {
@@ -222,20 +220,20 @@ export const ensureRunning = (path: string, options: Options): Effect.Effect<voi
 
 /** Connection failures that mean "no daemon yet", as opposed to a broken path. */
 const notRunning = (error: unknown): error is ByteClient.ConnectError =>
-  error instanceof ByteClient.ConnectError && (error.state === "PathNotFound" || error.state === "NotListening")
+  error instanceof ByteClient.ConnectError && (error.reason === "PathNotFound" || error.reason === "NotListening")
 
 /**
  * One round trip (see {@link ByteClient.request}); if no server is there,
  * starts the daemon and sends the request again.
  *
  * @since 0.1.0
- * @category requests
+ * @category running
  */
 export const request = (
   path: string,
   request: Uint8Array | string,
   options: Options
-): Effect.Effect<Uint8Array, TransportError> =>
+): Effect.Effect<Uint8Array, ByteClient.ConnectError | ByteClient.RequestError | AutoStartError> =>
   ByteClient.request(path, request, options).pipe(
     Effect.catchIf(notRunning, () => Effect.andThen(ensureRunning(path, options), ByteClient.request(path, request, options)))
   )
@@ -247,13 +245,13 @@ export const request = (
  * response arrives, so nothing is received twice.
  *
  * @since 0.1.0
- * @category requests
+ * @category running
  */
 export const requestStream = (
   path: string,
   request: Uint8Array | string,
   options: Options
-): Stream.Stream<Uint8Array, TransportError> =>
+): Stream.Stream<Uint8Array, ByteClient.ConnectError | ByteClient.RequestError | AutoStartError> =>
   ByteClient.requestStream(path, request, options).pipe(
     Stream.catchIf(notRunning, () =>
       Stream.unwrap(Effect.as(ensureRunning(path, options), ByteClient.requestStream(path, request, options))))
@@ -265,15 +263,15 @@ export const requestStream = (
  * keeps); if no server is there, starts the daemon and sends the request
  * again, before `f` has seen any piece.
  *
- * @since 0.3.0
- * @category requests
+ * @since 0.2.0
+ * @category running
  */
 export const requestForEach = <E, R>(
   path: string,
   request: Uint8Array | string,
   f: (piece: Uint8Array) => Effect.Effect<void, E, R>,
   options: Options
-): Effect.Effect<void, TransportError | E, R> =>
+): Effect.Effect<void, ByteClient.ConnectError | ByteClient.RequestError | AutoStartError | E, R> =>
   Effect.suspend(() => {
     // `f` may fail with a ConnectError of its own (a request it makes, say):
     // once it has been called, no failure is taken for a daemon not running.
@@ -296,19 +294,19 @@ const isAutoStartError = (error: unknown): error is AutoStartError => error inst
 /**
  * A daemon that could not be started, as the plain client's error: the
  * connection could not be made, for the reason `error` gives, which the
- * message carries.
+ * message carries and the cause keeps.
  */
 const startFailed = (error: AutoStartError) =>
-  new ByteClient.ConnectError({ path: error.path, state: "OtherError", detail: error.message })
+  new ByteClient.ConnectError({ path: error.path, reason: "OtherError", detail: error.message, cause: error })
 
 /**
  * The {@link ByteClient.IpcClient} service for the server at `path`, which
  * starts the daemon when it is not running: the plain client's service,
  * usable wherever that one is, as a typed client's transport too. Its
  * errors are the plain client's: a daemon that cannot be started fails a
- * request with a `ConnectError` in state `OtherError` whose message says
- * why ({@link request} and its siblings give the {@link AutoStartError}
- * itself).
+ * request with a `ConnectError` of reason `OtherError` whose message says
+ * why and whose `cause` is the {@link AutoStartError} ({@link request} and
+ * its siblings fail with the `AutoStartError` itself).
  *
  * @example
  * ```ts
@@ -316,8 +314,8 @@ const startFailed = (error: AutoStartError) =>
  * import { AutoStart, Protocol, TypedClient } from "effect-simple-ipc"
  *
  * const Calculator = Protocol.make(
- *   Protocol.command("divide", { request: Schema.Struct({ a: Schema.Number, b: Schema.Number }), response: Schema.Number }),
- *   Protocol.command("count", { request: Schema.Struct({ to: Schema.Int }), response: Schema.Int, stream: true })
+ *   Protocol.command("divide", { payload: Schema.Struct({ a: Schema.Number, b: Schema.Number }), success: Schema.Number }),
+ *   Protocol.command("count", { payload: Schema.Struct({ to: Schema.Int }), success: Schema.Int, stream: true })
  * )
  * const calculator = TypedClient.make(
  *   Calculator,
@@ -325,7 +323,7 @@ const startFailed = (error: AutoStartError) =>
  * )
  * ```
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category constructors
  */
 export const make = (path: string, options: Options): ByteClient.IpcClient["Service"] =>
@@ -360,7 +358,7 @@ export const make = (path: string, options: Options): ByteClient.IpcClient["Serv
  * )
  * ```
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category layers
  */
 export const layer = (path: string, options: Options): Layer.Layer<ByteClient.IpcClient> =>

@@ -33,23 +33,26 @@ import { isPermissionDenied } from "../internal/Errno.ts"
 export type ActiveState = "Listening" | "NotListening" | "InvalidPath" | "PathNotFound" | "OtherError"
 
 /**
- * A connection could not be made. `state` is the answer Git would give
- * (never `Listening`); `errno` the last system error, where there was one.
+ * A connection could not be made. `reason` is the answer Git would give
+ * (never `Listening`); `errno` the last system error, where there was one;
+ * `cause` the failure underneath (the socket's error, or why a daemon
+ * could not be started), where there was one.
  *
  * @since 0.1.0
  * @category errors
  */
 export class ConnectError extends Data.TaggedError("ConnectError")<{
   readonly path: string
-  readonly state: "NotListening" | "InvalidPath" | "PathNotFound" | "OtherError"
+  readonly reason: "NotListening" | "InvalidPath" | "PathNotFound" | "OtherError"
   readonly errno?: string | undefined
   readonly detail?: string | undefined
+  readonly cause?: unknown
 }> {
   override get message(): string {
     if (isPermissionDenied(this.errno)) {
       return `permission denied for '${this.path}' (${this.errno}): the socket, or a directory on its path, does not let this user connect`
     }
-    switch (this.state) {
+    switch (this.reason) {
       case "NotListening":
         return `no server listening at '${this.path}'`
       case "PathNotFound":
@@ -91,11 +94,8 @@ export type RequestError = Connection.TransportError | PktLine.PktLineError | Re
 /**
  * The largest response {@link request} collects by default (256 MiB of
  * payload); {@link requestStream} and {@link requestForEach} have no limit.
- *
- * @since 0.1.0
- * @category constants
  */
-export const defaultMaxResponseBytes = 256 * 1024 * 1024
+const defaultMaxResponseBytes = 256 * 1024 * 1024
 
 /**
  * @since 0.1.0
@@ -107,7 +107,7 @@ export interface RequestOptions extends ConnectOptions {
    * (pkt-line headers are not counted); a longer one fails with
    * `PktLineError` `MessageTooLarge` as soon as its payload passes the
    * limit. Whatever its packet sizes, collecting holds at most about twice
-   * the limit plus 64 KiB. Default {@link defaultMaxResponseBytes}.
+   * the limit plus 64 KiB. Default 256 MiB.
    */
   readonly maxResponseBytes?: number | undefined
   /**
@@ -141,15 +141,15 @@ const BUSY = new Set(["ECONNREFUSED", "ETIMEDOUT", "EAGAIN"])
 const classify = (path: string, error: Connection.TransportError | SocketPath.SocketPathError): ConnectError => {
   if (error._tag === "SocketPathError") {
     return error.reason === "NameTooLong"
-      ? new ConnectError({ path, state: "InvalidPath", errno: "ENAMETOOLONG", detail: error.message })
+      ? new ConnectError({ path, reason: "InvalidPath", errno: "ENAMETOOLONG", detail: error.message, cause: error })
       : error.errno === "ENOENT" || error.errno === "ENOTDIR"
-      ? new ConnectError({ path, state: "PathNotFound", errno: error.errno })
-      : new ConnectError({ path, state: "OtherError", ...(error.errno ? { errno: error.errno } : {}), detail: error.message })
+      ? new ConnectError({ path, reason: "PathNotFound", errno: error.errno, cause: error })
+      : new ConnectError({ path, reason: "OtherError", ...(error.errno ? { errno: error.errno } : {}), detail: error.message, cause: error })
   }
   const errno = error.errno ?? "EIO"
-  if (errno === "ENOENT") return new ConnectError({ path, state: "PathNotFound", errno })
-  if (BUSY.has(errno)) return new ConnectError({ path, state: "NotListening", errno })
-  return new ConnectError({ path, state: "OtherError", errno, detail: error.reason })
+  if (errno === "ENOENT") return new ConnectError({ path, reason: "PathNotFound", errno, cause: error })
+  if (BUSY.has(errno)) return new ConnectError({ path, reason: "NotListening", errno, cause: error })
+  return new ConnectError({ path, reason: "OtherError", errno, detail: error.reason, cause: error })
 }
 
 /**
@@ -158,6 +158,24 @@ const classify = (path: string, error: Connection.TransportError | SocketPath.So
  * the options say to wait for it; then the attempt is repeated every 50 ms
  * for up to 1 s, after which the answer is `NotListening`. Any other error
  * fails at once.
+ *
+ * A connection carries one request, as in Git: send it with
+ * {@link sendCommand} or {@link sendCommandStream}.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Client } from "effect-simple-ipc"
+ *
+ * const program = Effect.scoped(
+ *   Effect.gen(function*() {
+ *     // Waits up to a second for a server that is starting.
+ *     const connection = yield* Client.connect("/tmp/app.sock", { waitIfNotFound: true })
+ *     const answer = yield* Client.sendCommand(connection, "ping")
+ *     console.log(new TextDecoder().decode(answer))
+ *   })
+ * ) // the connection is closed with the scope
+ * ```
  *
  * @since 0.1.0
  * @category constructors
@@ -203,7 +221,7 @@ const refusal = (path: string): ConnectError | undefined => {
 const invalidPath = (path: string, stats: fs.Stats) =>
   new ConnectError({
     path,
-    state: "InvalidPath",
+    reason: "InvalidPath",
     detail: stats.isSymbolicLink()
       ? "it is a symbolic link, which is not followed; give the socket's own path"
       : `it is not a socket (${FileIdentity.kindOf(stats)})`
@@ -250,8 +268,8 @@ const connecting = <A, E0, E>(
 /** Whether the options say to wait out `error`. */
 const retryable = (error: unknown, options: ConnectOptions): boolean =>
   error instanceof ConnectError && (
-    (error.state === "NotListening" && options.waitIfBusy === true) ||
-    (error.state === "PathNotFound" && options.waitIfNotFound === true)
+    (error.reason === "NotListening" && options.waitIfBusy === true) ||
+    (error.reason === "PathNotFound" && options.waitIfNotFound === true)
   )
 
 /** Attempts again every `retryInterval`, for up to `retryFor` in all, while the options say to wait. */
@@ -267,10 +285,11 @@ const retrying = <A, E>(
     Effect.sleep(interval),
     attempt.pipe(
       Effect.retry({ schedule: Schedule.spaced(interval).pipe(Schedule.upTo({ duration: total })), while: waitOut }),
-      // Git answers "not listening" when time runs out, whatever the last attempt said.
+      // Git answers "not listening" when time runs out, whatever the last
+      // attempt said; what it said is kept as the cause.
       Effect.mapError((error) =>
         error instanceof ConnectError && waitOut(error)
-          ? new ConnectError({ path, state: "NotListening", ...(error.errno ? { errno: error.errno } : {}) })
+          ? new ConnectError({ path, reason: "NotListening", ...(error.errno ? { errno: error.errno } : {}), cause: error })
           : error
       )
     )
@@ -284,7 +303,7 @@ const retrying = <A, E>(
  * without waiting, closed at once without sending anything.
  *
  * @since 0.1.0
- * @category probing
+ * @category running
  */
 export const activeState = (path: string): Effect.Effect<ActiveState> =>
   Effect.suspend(() => {
@@ -301,7 +320,7 @@ export const activeState = (path: string): Effect.Effect<ActiveState> =>
     // The path has just been looked at: the attempt itself, not connect's.
     return Effect.scoped(Connection.connect(path)).pipe(
       Effect.as<ActiveState>("Listening"),
-      Effect.catch((error) => Effect.succeed<ActiveState>(classify(path, error).state))
+      Effect.catch((error) => Effect.succeed<ActiveState>(classify(path, error).reason))
     )
   })
 
@@ -311,7 +330,7 @@ export const activeState = (path: string): Effect.Effect<ActiveState> =>
  * malformed, fails: a short response is never passed off as a whole one.
  *
  * @since 0.1.0
- * @category requests
+ * @category running
  */
 export const sendCommand = (
   connection: Connection.Connection,
@@ -327,7 +346,7 @@ export const sendCommand = (
  * chunks as they arrive, for responses too large to hold.
  *
  * @since 0.1.0
- * @category requests
+ * @category running
  */
 export const sendCommandStream = (
   connection: Connection.Connection,
@@ -343,7 +362,7 @@ export const sendCommandStream = (
  * response, close.
  *
  * @since 0.1.0
- * @category requests
+ * @category running
  */
 export const request = (
   path: string,
@@ -404,7 +423,7 @@ const withTimeout = <A, E, R>(path: string, effect: Effect.Effect<A, E, R>, time
  * while the stream is read and closes when it ends or is interrupted.
  *
  * @since 0.1.0
- * @category requests
+ * @category running
  */
 export const requestStream = (
   path: string,
@@ -444,7 +463,7 @@ const eachWithin = <A, E, R>(path: string, stream: Stream.Stream<A, E, R>, timeo
  * {@link requestStream}.
  *
  * @since 0.2.0
- * @category requests
+ * @category running
  */
 export const requestForEach = <E, R>(
   path: string,
@@ -486,12 +505,28 @@ export class IpcClient extends Context.Service<IpcClient, {
 }>()("effect-simple-ipc/IpcClient") {}
 
 /**
- * Builds the {@link IpcClient} service for the server at `path`.
+ * The {@link IpcClient} service for the server at `path`: {@link activeState},
+ * {@link request}, {@link requestStream} and {@link requestForEach} bound to
+ * it, each request with `options`. Also the transport of a typed client
+ * (`TypedClient.make`).
  *
- * @since 0.1.0
- * @category services
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Client } from "effect-simple-ipc"
+ *
+ * const client = Client.make("/tmp/app.sock", { timeout: "5 seconds" })
+ *
+ * const program = Effect.gen(function*() {
+ *   if ((yield* client.activeState) !== "Listening") return "no server"
+ *   return new TextDecoder().decode(yield* client.request("ping"))
+ * })
+ * ```
+ *
+ * @since 0.2.0
+ * @category constructors
  */
-export const makeService = (path: string, options?: RequestOptions): IpcClient["Service"] =>
+export const make = (path: string, options?: RequestOptions): IpcClient["Service"] =>
   IpcClient.of({
     path,
     activeState: activeState(path),
@@ -501,10 +536,25 @@ export const makeService = (path: string, options?: RequestOptions): IpcClient["
   })
 
 /**
- * A layer providing {@link IpcClient} for the server at `path`.
+ * A layer providing {@link IpcClient} for the server at `path` (see
+ * {@link make}).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Client } from "effect-simple-ipc"
+ *
+ * // Written against the service: the layer decides which server it talks to.
+ * const ping = Effect.gen(function*() {
+ *   const client = yield* Client.IpcClient
+ *   return new TextDecoder().decode(yield* client.request("ping"))
+ * })
+ *
+ * const runnable = ping.pipe(Effect.provide(Client.layer("/tmp/app.sock")))
+ * ```
  *
  * @since 0.1.0
- * @category services
+ * @category layers
  */
 export const layer = (path: string, options?: RequestOptions): Layer.Layer<IpcClient> =>
-  Layer.succeed(IpcClient, makeService(path, options))
+  Layer.succeed(IpcClient, make(path, options))

@@ -34,7 +34,7 @@ import { recorder } from "./internal/metrics.ts"
  * response.
  *
  * @since 0.1.0
- * @category models
+ * @category constants
  */
 export const Quit = "quit" as const
 
@@ -71,7 +71,22 @@ export type Handler<E = never, R = never> = (
 
 /**
  * A handler from a function that answers each request with a stream of
- * response chunks; each chunk goes to the wire as it is produced.
+ * response chunks; each chunk goes to the wire as it is produced, no faster
+ * than the client reads.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Stream } from "effect"
+ * import { Server } from "effect-simple-ipc"
+ *
+ * // Answers `count <n>` with the lines 1 to n, each sent as it is made.
+ * const counter = Server.streamHandler((request) => {
+ *   const n = Number(new TextDecoder().decode(request).replace(/^count /, ""))
+ *   return Stream.range(1, n).pipe(Stream.map((i) => new TextEncoder().encode(`${i}\n`)))
+ * })
+ *
+ * const program = Effect.scoped(Effect.andThen(Server.make("/tmp/count.sock", counter), Effect.never))
+ * ```
  *
  * @since 0.1.0
  * @category constructors
@@ -134,11 +149,8 @@ export interface Options extends Pick<Listener.Options, "lockTimeout" | "lockSta
   readonly handlerTimeout?: Duration.Input | undefined
 }
 
-/**
- * @since 0.1.0
- * @category constants
- */
-export const defaultMaxRequestBytes = 64 * 1024 * 1024
+/** The largest request accepted by default (64 MiB of payload). */
+const defaultMaxRequestBytes = 64 * 1024 * 1024
 
 /**
  * A running server.
@@ -172,8 +184,23 @@ const millis = (input: Duration.Input | undefined, fallback: Duration.Input): nu
 
 /**
  * Starts a server at `path` (see {@link Listener.make} for the startup
- * protocol) for the life of the scope. Closing the scope stops the server
- * gracefully and waits for it.
+ * protocol) for the life of the scope: it listens once this returns.
+ * Closing the scope stops the server gracefully and waits for it.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Client, Server } from "effect-simple-ipc"
+ *
+ * const program = Effect.scoped(
+ *   Effect.gen(function*() {
+ *     yield* Server.make("/tmp/upper.sock", (request, reply) =>
+ *       reply(new TextDecoder().decode(request).toUpperCase()), { threads: 8 })
+ *     const answer = yield* Client.request("/tmp/upper.sock", "hello")
+ *     console.log(new TextDecoder().decode(answer)) // HELLO
+ *   })
+ * ) // the server stops, and its socket is removed, with the scope
+ * ```
  *
  * @since 0.1.0
  * @category constructors
@@ -258,8 +285,23 @@ export const make = <E, R>(
  * Starts a server and runs it until it stops (a handler answered
  * {@link Quit}, {@link Server.stop} was called, or its socket was stolen).
  *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Server } from "effect-simple-ipc"
+ *
+ * // Answers `ping` until a client sends `quit`.
+ * const daemon = Server.run("/tmp/app.sock", (request, reply) => {
+ *   const command = new TextDecoder().decode(request)
+ *   if (command === "quit") return Effect.succeed(Server.Quit)
+ *   return reply(command === "ping" ? "pong" : `unknown command: ${command}`)
+ * })
+ *
+ * Effect.runFork(daemon)
+ * ```
+ *
  * @since 0.1.0
- * @category constructors
+ * @category running
  */
 export const run = <E, R>(
   path: string,
@@ -299,8 +341,20 @@ export class IpcServer extends Context.Service<IpcServer, Server>()("effect-simp
  * awaits `join` instead, or uses {@link run}.) Closing the layer's scope
  * stops the server gracefully, as ever.
  *
+ * @example
+ * ```ts
+ * import { NodeRuntime } from "@effect/platform-node"
+ * import { Layer } from "effect"
+ * import { Server } from "effect-simple-ipc"
+ *
+ * const AppServer = Server.layer("/tmp/app.sock", (request, reply) => reply(request), { threads: 2 })
+ *
+ * // A daemon: serves until the server stops, SIGINT or SIGTERM.
+ * NodeRuntime.runMain(Layer.launch(AppServer))
+ * ```
+ *
  * @since 0.1.0
- * @category services
+ * @category layers
  */
 export const layer = <E, R>(
   path: string,

@@ -10,6 +10,6 @@
  * The prefix of a `sendbytes` request; the ballast follows it.
  *
  * @since 0.1.0
- * @category requests
+ * @category constants
  */
 export const SENDBYTES = "sendbytes "

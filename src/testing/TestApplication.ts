@@ -24,10 +24,10 @@ import * as Sendbytes from "./Sendbytes.ts"
 const decoder = new TextDecoder("latin1")
 
 /**
- * One row of the `big`, `chunk` and `slow` responses.
+ * One row of the `big`, `chunk` and `slow` responses, for checking them.
  *
  * @since 0.1.0
- * @category responses
+ * @category utils
  */
 export const row = (n: number): string => `big: ${String(n).padStart(75, "0")}\n`
 
@@ -37,22 +37,13 @@ const rows = (count: number) => {
   return out
 }
 
-/**
- * The prefix of a `sendbytes` request; the ballast follows it.
- *
- * @since 0.1.0
- * @category requests
- */
-export const SENDBYTES = Sendbytes.SENDBYTES
+const SENDBYTES = Sendbytes.SENDBYTES
 
 /**
  * The `sendbytes` answer for a ballast: whether every byte equals the
  * first, and if so which byte and how many.
- *
- * @since 0.1.0
- * @category responses
  */
-export const sendbytesAnswer = (ballast: Uint8Array): string => {
+const sendbytesAnswer = (ballast: Uint8Array): string => {
   // An empty ballast has no first byte to report.
   if (ballast.length === 0) return "rcvd:00000000\n"
   const first = ballast[0]!
@@ -82,6 +73,16 @@ const bigResponse = (): Uint8Array => big ??= new TextEncoder().encode(rows(1000
 
 /**
  * The test application as a server handler.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Server } from "effect-simple-ipc"
+ * import { handler } from "effect-simple-ipc/testing"
+ *
+ * // Serves Git's test application until a client sends `quit`.
+ * Effect.runFork(Server.run("/tmp/ipc-test.sock", handler))
+ * ```
  *
  * @since 0.1.0
  * @category handlers

@@ -137,6 +137,24 @@ export interface Listener {
  * from {@link Listener.accepted}, and removes the socket file if it is
  * still ours.
  *
+ * `Server.make` is built on the same listener; use this to serve sockets
+ * with a protocol of your own.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Queue } from "effect"
+ * import { Listener } from "effect-simple-ipc"
+ *
+ * const program = Effect.scoped(
+ *   Effect.gen(function*() {
+ *     const listener = yield* Listener.make("/tmp/raw.sock", { mode: 0o660 })
+ *     // One connection, answered by hand and closed.
+ *     const socket = yield* Queue.take(listener.accepted)
+ *     socket.end("hello\n")
+ *   })
+ * ) // the socket file is removed with the scope, if it is still ours
+ * ```
+ *
  * @since 0.1.0
  * @category constructors
  */

@@ -91,13 +91,8 @@ export interface Options {
   readonly guarding?: string | undefined
 }
 
-/**
- * The owner recorded in a lock file.
- *
- * @since 0.1.0
- * @category models
- */
-export interface Owner {
+/** The owner recorded in a lock file. */
+interface Owner {
   readonly pid: number
   /** The owner process's start time as the kernel reports it (Linux), to tell a reused pid apart. */
   readonly processStart: string
@@ -109,11 +104,8 @@ export interface Owner {
  * Parses a lock file's contents; `undefined` when they are not an owner
  * record (written by another program, or left empty by an earlier version,
  * which wrote the record after creating the lock).
- *
- * @since 0.1.0
- * @category parsing
  */
-export const parseOwner = (text: string): Owner | undefined => {
+const parseOwner = (text: string): Owner | undefined => {
   const [pid, start, takenAt] = text.split("\n")
   const owner = { pid: Number(pid), processStart: start ?? "", takenAt: Number(takenAt) }
   return Number.isSafeInteger(owner.pid) && owner.pid > 0 && Number.isFinite(owner.takenAt) ? owner : undefined
@@ -287,6 +279,23 @@ const withGuarding = (error: LockError, guarding: string | undefined) =>
  * stale. Once it is taken, what starters killed midway left in its
  * directory is removed (their temporaries, a breaker's lock), never what a
  * live process or another user owns.
+ *
+ * Servers take `<path>.lock` while they start (see `Listener.make`); the
+ * same lock serialises any other work on a path among processes.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Lockfile } from "effect-simple-ipc"
+ *
+ * const exclusive = Effect.scoped(
+ *   Effect.gen(function*() {
+ *     // Waits up to a second for another holder; a dead holder's lock is broken.
+ *     yield* Lockfile.acquire("/tmp/app.sock.lock", { timeout: "1 second" })
+ *     // ... only one process at a time runs here ...
+ *   })
+ * ) // released with the scope
+ * ```
  *
  * @since 0.1.0
  * @category constructors

@@ -26,7 +26,7 @@ export const MAX_SOCKET_PATH_BYTES = process.platform === "darwin" || process.pl
  *
  * `NameTooLong`: longer than the platform limit, and no way around it here.
  * `DirectoryUnavailable`: the parent directory of a long path could not be
- * opened (the errno says why).
+ * opened (the errno says why, `cause` is the system's error).
  *
  * @since 0.1.0
  * @category errors
@@ -35,6 +35,7 @@ export class SocketPathError extends Data.TaggedError("SocketPathError")<{
   readonly path: string
   readonly reason: "NameTooLong" | "DirectoryUnavailable"
   readonly errno?: string | undefined
+  readonly cause?: unknown
 }> {
   override get message(): string {
     return this.reason === "NameTooLong"
@@ -53,7 +54,7 @@ export class SocketPathError extends Data.TaggedError("SocketPathError")<{
  * function, tested as such; the test suite opens no named pipe.
  *
  * @since 0.1.0
- * @category windows
+ * @category utils
  */
 export const windowsPipeName = (path: string, cwd: string = process.cwd()): string => {
   const absolute = nodePath.win32.resolve(cwd, path)
@@ -68,7 +69,7 @@ const openDirectory = (path: string, directory: string) =>
     Effect.try({
       try: () => fs.openSync(directory, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY),
       catch: (error) =>
-        new SocketPathError({ path, reason: "DirectoryUnavailable", errno: errnoOf(error) ?? "EIO" })
+        new SocketPathError({ path, reason: "DirectoryUnavailable", errno: errnoOf(error) ?? "EIO", cause: error })
     }),
     (fd) => Effect.sync(() => fs.closeSync(fd))
   )
@@ -77,6 +78,16 @@ const openDirectory = (path: string, directory: string) =>
  * The address for `path` when it needs no resource (a path within the
  * limit, or a Windows pipe name); `undefined` when it needs the directory
  * alias of {@link address}.
+ *
+ * @example
+ * ```ts
+ * import * as net from "node:net"
+ * import { SocketPath } from "effect-simple-ipc"
+ *
+ * // A short path is its own address; on Windows, its named pipe.
+ * const direct = SocketPath.directAddress("/tmp/app.sock")
+ * if (direct !== undefined) net.connect(direct)
+ * ```
  *
  * @since 0.1.0
  * @category constructors
@@ -95,6 +106,23 @@ export const directAddress = (path: string): string | undefined =>
  * concurrent connections). The descriptor stays open until the scope
  * closes. Where no such alias exists, or the name itself is too long, the
  * path fails with `NameTooLong`.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import * as net from "node:net"
+ * import { SocketPath } from "effect-simple-ipc"
+ *
+ * const deep = `/tmp/${"nested/".repeat(20)}app.sock`
+ * const program = Effect.scoped(
+ *   Effect.gen(function*() {
+ *     // On Linux, `/proc/self/fd/<n>/app.sock`: valid until the scope closes.
+ *     const address = yield* SocketPath.address(deep)
+ *     const socket = net.connect(address)
+ *     yield* Effect.addFinalizer(() => Effect.sync(() => socket.destroy()))
+ *   })
+ * )
+ * ```
  *
  * @since 0.1.0
  * @category constructors

@@ -1,16 +1,18 @@
 /**
  * Typed commands over Simple IPC. A protocol is a set of commands, each with
- * a name and `effect/Schema` schemas for its request, its response (or the
- * items of a streamed response) and the failures it declares. Both sides of
- * a connection share the wire encoding defined here.
+ * a name and `effect/Schema` schemas for its payload (what a request
+ * carries), its success (the response, or the items of a streamed one) and
+ * the failures it declares, named as effect/rpc names them
+ * (`Rpc.make(tag, { payload, success, error, stream })`). Both sides of a
+ * connection share the wire encoding defined here.
  *
  * The encoding is plain text, so that Git's client, the `simple-ipc`
  * command line and scripts can still talk to a typed server:
  *
- * - Request: the command name, a space, then the request as JSON:
- *   `add {"a":1,"b":2}`. A request whose JSON is `null` (a command without
- *   a request) is the name alone: `status`.
- * - Response: the response as JSON (`3`), or nothing when it is `null`.
+ * - Request: the command name, a space, then the payload as JSON:
+ *   `add {"a":1,"b":2}`. A request whose payload's JSON is `null` (a
+ *   command without a payload) is the name alone: `status`.
+ * - Response: the success value as JSON (`3`), or nothing when it is `null`.
  * - Streamed response: one JSON value per line (NDJSON); each chunk of the
  *   handler's stream is sent as it is produced, and the client decodes the
  *   lines as they arrive.
@@ -24,8 +26,9 @@
  * JSON values never start with `e` or with `fail `, so these lines cannot
  * be mistaken for a response. JSON nested deeper than {@link maxJsonDepth}
  * is refused before it is decoded (`InvalidRequest`, `InvalidResponse`),
- * and what a request sent is echoed in an error only as a short prefix. Values are encoded with `Schema.toCodecJson`,
- * so dates, big integers, options and classes travel in their JSON form.
+ * and what a request sent is echoed in an error only as a short prefix.
+ * Values are encoded with `Schema.toCodecJson`, so dates, big integers,
+ * options and classes travel in their JSON form.
  * Fields a side does not know are ignored when decoding: a server may add
  * response fields without breaking older clients.
  *
@@ -49,7 +52,7 @@ export type Codec = Schema.Top & {
 }
 
 /**
- * One command of a protocol. With `stream: true`, `response` is the schema
+ * One command of a protocol. With `stream: true`, `success` is the schema
  * of each item of the response stream.
  *
  * @since 0.1.0
@@ -57,14 +60,14 @@ export type Codec = Schema.Top & {
  */
 export interface Command<
   out Name extends string = string,
-  out Request extends Codec = Codec,
-  out Response extends Codec = Codec,
+  out Payload extends Codec = Codec,
+  out Success extends Codec = Codec,
   out Failure extends Codec = Codec,
   out Streaming extends boolean = boolean
 > {
   readonly name: Name
-  readonly request: Request
-  readonly response: Response
+  readonly payload: Payload
+  readonly success: Success
   readonly error: Failure
   readonly stream: Streaming
 }
@@ -78,35 +81,38 @@ export interface Command<
 export type AnyCommand = Command<string, Codec, Codec, Codec, boolean>
 
 /**
- * The request type of a command.
+ * The payload type of a command: what its requests carry.
  *
- * @since 0.1.0
- * @category type-level
+ * @since 0.2.0
+ * @category utility types
  */
-export type RequestOf<C extends AnyCommand> = C["request"]["Type"]
+export type PayloadOf<C extends AnyCommand> = C["payload"]["Type"]
 
 /**
- * The response type of a command (the item type of a streamed one).
+ * The success type of a command (the item type of a streamed one).
  *
- * @since 0.1.0
- * @category type-level
+ * @since 0.2.0
+ * @category utility types
  */
-export type ResponseOf<C extends AnyCommand> = C["response"]["Type"]
+export type SuccessOf<C extends AnyCommand> = C["success"]["Type"]
 
 /**
  * The failures a command declares.
  *
- * @since 0.1.0
- * @category type-level
+ * @since 0.2.0
+ * @category utility types
  */
-export type FailureOf<C extends AnyCommand> = C["error"]["Type"]
+export type ErrorOf<C extends AnyCommand> = C["error"]["Type"]
 
 const NAME = /^[^\s]+$/
 
 /**
- * Defines a command. The request defaults to `Schema.Void` (no request),
- * the response to `Schema.Void`, the declared failures to `Schema.Never`.
- * The name is what goes on the wire; it may not contain whitespace.
+ * Defines a command, with the options effect/rpc's `Rpc.make` takes:
+ * `payload` (what a request carries; default `Schema.Void`, none),
+ * `success` (the response, or with `stream: true` each item of a streamed
+ * one; default `Schema.Void`) and `error` (the failures it declares;
+ * default `Schema.Never`). The name is what goes on the wire; it may not
+ * contain whitespace.
  *
  * @example
  * ```ts
@@ -116,15 +122,16 @@ const NAME = /^[^\s]+$/
  * class DivideByZero extends Schema.TaggedError<DivideByZero>()("DivideByZero", {}) {}
  *
  * const Divide = Protocol.command("divide", {
- *   request: Schema.Struct({ a: Schema.Number, b: Schema.Number }),
- *   response: Schema.Number,
+ *   payload: Schema.Struct({ a: Schema.Number, b: Schema.Number }),
+ *   success: Schema.Number,
  *   error: DivideByZero
  * })
  * const Count = Protocol.command("count", {
- *   request: Schema.Struct({ to: Schema.Int }),
- *   response: Schema.Int,
+ *   payload: Schema.Struct({ to: Schema.Int }),
+ *   success: Schema.Int,
  *   stream: true
  * })
+ * const Status = Protocol.command("status", { success: Schema.String })
  * ```
  *
  * @since 0.1.0
@@ -132,16 +139,16 @@ const NAME = /^[^\s]+$/
  */
 export const command = <
   const Name extends string,
-  Request extends Codec = Schema.Void,
-  Response extends Codec = Schema.Void,
+  Payload extends Codec = Schema.Void,
+  Success extends Codec = Schema.Void,
   Failure extends Codec = Schema.Never,
   const Streaming extends boolean = false
 >(name: Name, options?: {
-  readonly request?: Request | undefined
-  readonly response?: Response | undefined
+  readonly payload?: Payload | undefined
+  readonly success?: Success | undefined
   readonly error?: Failure | undefined
   readonly stream?: Streaming | undefined
-}): Command<Name, Request, Response, Failure, Streaming> => {
+}): Command<Name, Payload, Success, Failure, Streaming> => {
   // Names are fixed by the program, not by input: a bad one is a bug to
   // report at definition time, like an invalid schema.
   if (!NAME.test(name)) {
@@ -149,8 +156,8 @@ export const command = <
   }
   return {
     name,
-    request: (options?.request ?? Schema.Void) as Request,
-    response: (options?.response ?? Schema.Void) as Response,
+    payload: (options?.payload ?? Schema.Void) as Payload,
+    success: (options?.success ?? Schema.Void) as Success,
     error: (options?.error ?? Schema.Never) as Failure,
     stream: (options?.stream ?? false) as Streaming
   }
@@ -180,13 +187,25 @@ export type AnyProtocol = Protocol<AnyCommand>
  * The commands of a protocol, as a union.
  *
  * @since 0.1.0
- * @category type-level
+ * @category utility types
  */
 export type Commands<P extends AnyProtocol> = P extends Protocol<infer C> ? C : never
 
 /**
  * Groups commands into a protocol, served by {@link TypedServer} and called
- * through {@link TypedClient}.
+ * through {@link TypedClient}. Command names must differ.
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Protocol } from "effect-simple-ipc"
+ *
+ * const KeyValue = Protocol.make(
+ *   Protocol.command("get", { payload: Schema.String, success: Schema.NullOr(Schema.String) }),
+ *   Protocol.command("set", { payload: Schema.Struct({ key: Schema.String, value: Schema.String }) }),
+ *   Protocol.command("keys", { success: Schema.String, stream: true })
+ * )
+ * ```
  *
  * @since 0.1.0
  * @category constructors
@@ -206,7 +225,7 @@ export const make = <const Cs extends ReadonlyArray<AnyCommand>>(...commands: Cs
  * - `UnknownCommand`: the server has no command of that name (an older
  *   server, or a typo in a hand-written request).
  * - `InvalidRequest`: the server could not decode the request: not UTF-8,
- *   not JSON, nested too deeply, or not what the command's request schema
+ *   not JSON, nested too deeply, or not what the command's payload schema
  *   accepts.
  * - `InvalidResponse`: the client could not decode the response: not in the
  *   wire format, or not what the command's schemas accept (an older or
@@ -356,13 +375,8 @@ const fromJson = <S extends Codec>(schema: S, text: string): Result.Result<S["Ty
 const encoder = new TextEncoder()
 const utf8 = new TextDecoder("utf-8", { fatal: true })
 
-/**
- * Bytes as UTF-8 text, or `undefined` when they are not UTF-8.
- *
- * @since 0.1.0
- * @category wire
- */
-export const decodeUtf8 = (bytes: Uint8Array): string | undefined => {
+/** Bytes as UTF-8 text, or `undefined` when they are not UTF-8. */
+const decodeUtf8 = (bytes: Uint8Array): string | undefined => {
   try {
     return utf8.decode(bytes)
   } catch {
@@ -375,13 +389,13 @@ const encodeFailed = (command: AnyCommand, what: string, issue: string) =>
 
 /**
  * The request bytes for a command: `<name> <JSON>`, or `<name>` when the
- * request's JSON is `null`.
+ * payload's JSON is `null`.
  *
  * @since 0.1.0
- * @category wire
+ * @category encoding
  */
-export const encodeRequest = <C extends AnyCommand>(command: C, request: RequestOf<C>): Effect.Effect<Uint8Array, IpcError> =>
-  Result.match(toJson(command.request, request), {
+export const encodeRequest = <C extends AnyCommand>(command: C, payload: PayloadOf<C>): Effect.Effect<Uint8Array, IpcError> =>
+  Result.match(toJson(command.payload, payload), {
     onSuccess: (json) => Effect.succeed(encoder.encode(json === "null" ? command.name : `${command.name} ${json}`)),
     onFailure: (issue) => Effect.fail(encodeFailed(command, "the request", issue))
   })
@@ -391,15 +405,15 @@ const REQUEST = /^(\S*)(?:\s+([\s\S]*))?$/
 
 /**
  * Decodes a request received by a server: finds the command by name and
- * decodes its JSON with the command's request schema.
+ * decodes its JSON with the command's payload schema.
  *
  * @since 0.1.0
- * @category wire
+ * @category decoding
  */
 export const decodeRequest = <C extends AnyCommand>(
   protocol: Protocol<C>,
   bytes: Uint8Array
-): Effect.Effect<{ readonly command: C; readonly request: RequestOf<C> }, IpcError> => {
+): Effect.Effect<{ readonly command: C; readonly payload: PayloadOf<C> }, IpcError> => {
   const text = decodeUtf8(bytes)
   if (text === undefined) {
     return Effect.fail(new IpcError({ reason: "InvalidRequest", command: "", detail: "the request is not UTF-8 text" }))
@@ -412,8 +426,8 @@ export const decodeRequest = <C extends AnyCommand>(
       new IpcError({ reason: "UnknownCommand", command: clip(name, ECHOED_NAME), detail: `known commands: ${known}` })
     )
   }
-  return Result.match(fromJson(command.request, json), {
-    onSuccess: (request) => Effect.succeed({ command, request }),
+  return Result.match(fromJson(command.payload, json), {
+    onSuccess: (payload) => Effect.succeed({ command, payload }),
     onFailure: (issue) => Effect.fail(new IpcError({ reason: "InvalidRequest", command: name, detail: issue }))
   })
 }
@@ -423,10 +437,10 @@ export const decodeRequest = <C extends AnyCommand>(
  * is `null`.
  *
  * @since 0.1.0
- * @category wire
+ * @category encoding
  */
-export const encodeResponse = <C extends AnyCommand>(command: C, response: ResponseOf<C>): Result.Result<string, IpcError> =>
-  Result.mapBoth(toJson(command.response, response), {
+export const encodeResponse = <C extends AnyCommand>(command: C, success: SuccessOf<C>): Result.Result<string, IpcError> =>
+  Result.mapBoth(toJson(command.success, success), {
     onSuccess: (json) => json === "null" ? "" : json,
     onFailure: (issue) => encodeFailed(command, "the response", issue)
   })
@@ -435,15 +449,15 @@ export const encodeResponse = <C extends AnyCommand>(command: C, response: Respo
  * The text of some items of a streamed response: one JSON line each.
  *
  * @since 0.1.0
- * @category wire
+ * @category encoding
  */
 export const encodeItems = <C extends AnyCommand>(
   command: C,
-  items: ReadonlyArray<ResponseOf<C>>
+  items: ReadonlyArray<SuccessOf<C>>
 ): Result.Result<string, IpcError> => {
   let text = ""
   for (const item of items) {
-    const json = toJson(command.response, item)
+    const json = toJson(command.success, item)
     if (Result.isFailure(json)) return Result.fail(encodeFailed(command, "a response item", json.failure))
     text += `${json.success}\n`
   }
@@ -456,7 +470,7 @@ export const encodeItems = <C extends AnyCommand>(
  * and a unary response printed as it is reads as one line.
  *
  * @since 0.1.0
- * @category wire
+ * @category encoding
  */
 export const encodeError = (error: IpcError): string => `error ${Result.getOrThrow(toJson(IpcError, error))}`
 
@@ -465,9 +479,9 @@ export const encodeError = (error: IpcError): string => `error ${Result.getOrThr
  * error line if the failure does not satisfy the command's error schema.
  *
  * @since 0.1.0
- * @category wire
+ * @category encoding
  */
-export const encodeFailure = <C extends AnyCommand>(command: C, failure: FailureOf<C>): string =>
+export const encodeFailure = <C extends AnyCommand>(command: C, failure: ErrorOf<C>): string =>
   Result.match(toJson(command.error, failure), {
     onSuccess: (json) => `fail ${json}`,
     onFailure: (issue) => {
@@ -487,12 +501,12 @@ const invalidResponse = (command: AnyCommand, detail: string) =>
  * line of a streamed one. `error` and `fail` lines become failures.
  *
  * @since 0.1.0
- * @category wire
+ * @category decoding
  */
 export const decodeReply = <C extends AnyCommand>(
   command: C,
   text: string
-): Effect.Effect<ResponseOf<C>, FailureOf<C> | IpcError> => {
+): Effect.Effect<SuccessOf<C>, ErrorOf<C> | IpcError> => {
   if (text.startsWith(ERROR_PREFIX)) {
     return Result.match(fromJson(IpcError, text.slice(ERROR_PREFIX.length)), {
       onSuccess: (error) => Effect.fail(error),
@@ -505,8 +519,8 @@ export const decodeReply = <C extends AnyCommand>(
       onFailure: (issue) => Effect.fail(invalidResponse(command, `a failure the command does not declare: ${issue}`))
     })
   }
-  return Result.match(fromJson(command.response, text), {
-    onSuccess: (response) => Effect.succeed(response),
+  return Result.match(fromJson(command.success, text), {
+    onSuccess: (success) => Effect.succeed(success),
     onFailure: (issue) => Effect.fail(invalidResponse(command, issue))
   })
 }
@@ -516,12 +530,12 @@ export const decodeReply = <C extends AnyCommand>(
  * {@link decodeReply}).
  *
  * @since 0.1.0
- * @category wire
+ * @category decoding
  */
 export const decodeResponse = <C extends AnyCommand>(
   command: C,
   bytes: Uint8Array
-): Effect.Effect<ResponseOf<C>, FailureOf<C> | IpcError> => {
+): Effect.Effect<SuccessOf<C>, ErrorOf<C> | IpcError> => {
   const text = decodeUtf8(bytes)
   return text === undefined
     ? Effect.fail(invalidResponse(command, "the response is not UTF-8 text"))

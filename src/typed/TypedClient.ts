@@ -14,7 +14,7 @@ import * as Protocol from "./Protocol.ts"
 
 /**
  * What the typed client sends requests through: the byte-level client
- * ({@link ByteClient.makeService}), one that starts its server on demand
+ * ({@link ByteClient.make}), one that starts its server on demand
  * (`AutoStart.make`), or any other.
  *
  * @since 0.1.0
@@ -26,23 +26,15 @@ export interface Transport<E> {
 }
 
 /**
- * The errors of the byte-level client: no connection, or a broken one.
- *
- * @since 0.1.0
- * @category errors
- */
-export type TransportError = ByteClient.ConnectError | ByteClient.RequestError
-
-/**
- * The arguments of a method: the request, optional when the command takes
+ * The arguments of a method: the payload, optional when the command takes
  * none.
  *
- * @since 0.1.0
- * @category type-level
+ * @since 0.2.0
+ * @category utility types
  */
-export type RequestArgs<C extends Protocol.AnyCommand> = undefined extends Protocol.RequestOf<C>
-  ? [request?: Protocol.RequestOf<C>]
-  : [request: Protocol.RequestOf<C>]
+export type PayloadArgs<C extends Protocol.AnyCommand> = undefined extends Protocol.PayloadOf<C>
+  ? [payload?: Protocol.PayloadOf<C>]
+  : [payload: Protocol.PayloadOf<C>]
 
 /**
  * The method for one command.
@@ -51,31 +43,31 @@ export type RequestArgs<C extends Protocol.AnyCommand> = undefined extends Proto
  * @category models
  */
 export type Method<C extends Protocol.AnyCommand, E> = (
-  ...request: RequestArgs<C>
-) => C["stream"] extends true ? Stream.Stream<Protocol.ResponseOf<C>, Protocol.FailureOf<C> | Protocol.IpcError | E>
-  : Effect.Effect<Protocol.ResponseOf<C>, Protocol.FailureOf<C> | Protocol.IpcError | E>
+  ...payload: PayloadArgs<C>
+) => C["stream"] extends true ? Stream.Stream<Protocol.SuccessOf<C>, Protocol.ErrorOf<C> | Protocol.IpcError | E>
+  : Effect.Effect<Protocol.SuccessOf<C>, Protocol.ErrorOf<C> | Protocol.IpcError | E>
 
 /**
  * A client of a protocol: one method per command, by command name. Errors
  * are the command's declared failures, {@link Protocol.IpcError} (the
  * server could not serve the request, or the response does not match the
- * schema), and the transport's own.
+ * schema), and the transport's own (by default the byte-level client's).
  *
  * @since 0.1.0
  * @category models
  */
-export type Client<P extends Protocol.AnyProtocol, E = TransportError> = {
+export type Client<P extends Protocol.AnyProtocol, E = ByteClient.ConnectError | ByteClient.RequestError> = {
   readonly [C in Protocol.Commands<P> as C["name"]]: Method<C, E>
 }
 
-const unaryMethod = <E>(command: Protocol.AnyCommand, transport: Transport<E>) => (request?: unknown) =>
-  Protocol.encodeRequest(command, request).pipe(
+const unaryMethod = <E>(command: Protocol.AnyCommand, transport: Transport<E>) => (payload?: unknown) =>
+  Protocol.encodeRequest(command, payload).pipe(
     Effect.flatMap(transport.request),
     Effect.flatMap((bytes) => Protocol.decodeResponse(command, bytes))
   )
 
-const streamMethod = <E>(command: Protocol.AnyCommand, transport: Transport<E>) => (request?: unknown) =>
-  Stream.unwrap(Effect.map(Protocol.encodeRequest(command, request), (bytes) =>
+const streamMethod = <E>(command: Protocol.AnyCommand, transport: Transport<E>) => (payload?: unknown) =>
+  Stream.unwrap(Effect.map(Protocol.encodeRequest(command, payload), (bytes) =>
     // Lines are decoded as their bytes arrive: memory holds one read's
     // worth of the response, however long it is.
     transport.requestStream(bytes).pipe(
@@ -93,10 +85,10 @@ const streamMethod = <E>(command: Protocol.AnyCommand, transport: Transport<E>) 
  * import { Client, Protocol, TypedClient } from "effect-simple-ipc"
  *
  * const Calculator = Protocol.make(
- *   Protocol.command("divide", { request: Schema.Struct({ a: Schema.Number, b: Schema.Number }), response: Schema.Number }),
- *   Protocol.command("count", { request: Schema.Struct({ to: Schema.Int }), response: Schema.Int, stream: true })
+ *   Protocol.command("divide", { payload: Schema.Struct({ a: Schema.Number, b: Schema.Number }), success: Schema.Number }),
+ *   Protocol.command("count", { payload: Schema.Struct({ to: Schema.Int }), success: Schema.Int, stream: true })
  * )
- * const calculator = TypedClient.make(Calculator, Client.makeService("/tmp/calc.sock"))
+ * const calculator = TypedClient.make(Calculator, Client.make("/tmp/calc.sock"))
  * const program = Effect.gen(function*() {
  *   const half = yield* calculator.divide({ a: 1, b: 2 }) // number
  *   const all = yield* Stream.runCollect(calculator.count({ to: 3 })) // [1, 2, 3]
@@ -123,18 +115,18 @@ export const make = <P extends Protocol.AnyProtocol, E>(protocol: P, transport: 
  * import { Client, Protocol, TypedClient } from "effect-simple-ipc"
  *
  * const Calculator = Protocol.make(
- *   Protocol.command("divide", { request: Schema.Struct({ a: Schema.Number, b: Schema.Number }), response: Schema.Number }),
- *   Protocol.command("count", { request: Schema.Struct({ to: Schema.Int }), response: Schema.Int, stream: true })
+ *   Protocol.command("divide", { payload: Schema.Struct({ a: Schema.Number, b: Schema.Number }), success: Schema.Number }),
+ *   Protocol.command("count", { payload: Schema.Struct({ to: Schema.Int }), success: Schema.Int, stream: true })
  * )
  * class CalculatorClient extends Context.Service<CalculatorClient, TypedClient.Client<typeof Calculator>>()(
  *   "app/CalculatorClient"
  * ) {
- *   static readonly layer = TypedClient.layer(CalculatorClient, Calculator, Client.makeService("/tmp/calc.sock"))
+ *   static readonly layer = TypedClient.layer(CalculatorClient, Calculator, Client.make("/tmp/calc.sock"))
  * }
  * ```
  *
  * @since 0.1.0
- * @category services
+ * @category layers
  */
 export const layer = <I, P extends Protocol.AnyProtocol, E>(
   tag: Context.Key<I, Client<P, E>>,

@@ -18,8 +18,9 @@ import type * as Connection from "../transport/Connection.ts"
 import * as Protocol from "./Protocol.ts"
 
 /**
- * The handler of one command: a unary command answers with an Effect, a
- * streamed one with a Stream. Failures of the command's error schema reach
+ * The handler of one command: it takes the request's payload; a unary
+ * command answers with an Effect, a streamed one with a Stream (of its
+ * `success` items). Failures of the command's error schema reach
  * the client typed; anything else reaches it as an `IpcError`
  * (`HandlerFailed`) and is logged here.
  *
@@ -30,9 +31,9 @@ import * as Protocol from "./Protocol.ts"
  * @category models
  */
 export type Handler<C extends Protocol.AnyCommand, R = never> = (
-  request: Protocol.RequestOf<C>
-) => C["stream"] extends true ? Stream.Stream<Protocol.ResponseOf<C>, Protocol.FailureOf<C>, R>
-  : Effect.Effect<Protocol.ResponseOf<C>, Protocol.FailureOf<C>, R>
+  payload: Protocol.PayloadOf<C>
+) => C["stream"] extends true ? Stream.Stream<Protocol.SuccessOf<C>, Protocol.ErrorOf<C>, R>
+  : Effect.Effect<Protocol.SuccessOf<C>, Protocol.ErrorOf<C>, R>
 
 /**
  * One handler per command of the protocol, by command name.
@@ -48,7 +49,7 @@ export type Handlers<P extends Protocol.AnyProtocol> = {
  * The services the handlers need.
  *
  * @since 0.1.0
- * @category type-level
+ * @category utility types
  */
 export type HandlersServices<H> = {
   [K in keyof H]: H[K] extends (...args: any) => Effect.Effect<any, any, infer R> ? R
@@ -71,7 +72,21 @@ class Declared {
  * The byte-level handler that serves a protocol: decodes each request,
  * runs the command's handler, encodes its answer. Requests it cannot serve
  * get an `error` reply; the connection itself only fails when the client
- * goes away.
+ * goes away. {@link make} serves a protocol with it; use it directly to
+ * serve a protocol beside other requests, or with options of your own.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Protocol, Server, TypedServer } from "effect-simple-ipc"
+ *
+ * const Greeter = Protocol.make(Protocol.command("greet", { payload: Schema.String, success: Schema.String }))
+ * const typed = TypedServer.toHandler(Greeter, { greet: (name) => Effect.succeed(`hello, ${name}`) })
+ *
+ * // Plain `version` requests beside the typed ones.
+ * const server = Server.make("/tmp/greeter.sock", (request, reply) =>
+ *   new TextDecoder().decode(request) === "version" ? reply("1.0.0") : typed(request, reply))
+ * ```
  *
  * @since 0.1.0
  * @category constructors
@@ -83,11 +98,11 @@ export const toHandler = <P extends Protocol.AnyProtocol, H extends Handlers<P>>
 (bytes, reply) =>
   Effect.flatMap(Effect.result(Protocol.decodeRequest(protocol, bytes)), (decoded) => {
     if (Result.isFailure(decoded)) return reply(Protocol.encodeError(decoded.failure))
-    const { command, request } = decoded.success
-    const handler = (handlers as Record<string, (request: unknown) => any>)[command.name]!
+    const { command, payload } = decoded.success
+    const handler = (handlers as Record<string, (payload: unknown) => any>)[command.name]!
     return command.stream
-      ? serveStream(command, Stream.suspend(() => handler(request)), reply)
-      : serveUnary(command, Effect.suspend(() => handler(request)), reply)
+      ? serveStream(command, Stream.suspend(() => handler(payload)), reply)
+      : serveUnary(command, Effect.suspend(() => handler(payload)), reply)
   })
 
 const serveUnary = <R>(
@@ -162,6 +177,22 @@ const describe = (defect: unknown): string => defect instanceof Error ? defect.m
  * Starts a server for `protocol` at `path` for the life of the scope (see
  * {@link Server.make} for startup, options and shutdown).
  *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Client, Protocol, TypedClient, TypedServer } from "effect-simple-ipc"
+ *
+ * const Greeter = Protocol.make(Protocol.command("greet", { payload: Schema.String, success: Schema.String }))
+ *
+ * const program = Effect.scoped(
+ *   Effect.gen(function*() {
+ *     yield* TypedServer.make(Greeter, "/tmp/greeter.sock", { greet: (name) => Effect.succeed(`hello, ${name}`) })
+ *     const greeter = TypedClient.make(Greeter, Client.make("/tmp/greeter.sock"))
+ *     console.log(yield* greeter.greet("world")) // hello, world
+ *   })
+ * )
+ * ```
+ *
  * @since 0.1.0
  * @category constructors
  */
@@ -194,8 +225,27 @@ export const make = <P extends Protocol.AnyProtocol, H extends Handlers<P>>(
  * Starts a server for `protocol` and runs it until it stops (a handler
  * called `stop` on {@link Server.IpcServer}, or its socket was taken).
  *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Protocol, Server, TypedServer } from "effect-simple-ipc"
+ *
+ * const Counter = Protocol.make(
+ *   Protocol.command("next", { success: Schema.Int }),
+ *   Protocol.command("stop")
+ * )
+ *
+ * let count = 0
+ * const daemon = TypedServer.run(Counter, "/tmp/counter.sock", {
+ *   next: () => Effect.sync(() => ++count),
+ *   stop: () => Server.IpcServer.use((server) => server.stop)
+ * })
+ *
+ * Effect.runFork(daemon) // ends once a client sends `stop`
+ * ```
+ *
  * @since 0.1.0
- * @category constructors
+ * @category running
  */
 export const run = <P extends Protocol.AnyProtocol, H extends Handlers<P>>(
   protocol: P,
@@ -223,11 +273,11 @@ export const run = <P extends Protocol.AnyProtocol, H extends Handlers<P>>(
  *
  * const Calculator = Protocol.make(
  *   Protocol.command("divide", {
- *     request: Schema.Struct({ a: Schema.Number, b: Schema.Number }),
- *     response: Schema.Number,
+ *     payload: Schema.Struct({ a: Schema.Number, b: Schema.Number }),
+ *     success: Schema.Number,
  *     error: DivideByZero
  *   }),
- *   Protocol.command("count", { request: Schema.Struct({ to: Schema.Int }), response: Schema.Int, stream: true }),
+ *   Protocol.command("count", { payload: Schema.Struct({ to: Schema.Int }), success: Schema.Int, stream: true }),
  *   Protocol.command("stop")
  * )
  *
@@ -242,7 +292,7 @@ export const run = <P extends Protocol.AnyProtocol, H extends Handlers<P>>(
  * ```
  *
  * @since 0.1.0
- * @category services
+ * @category layers
  */
 export const layer = <P extends Protocol.AnyProtocol, H extends Handlers<P>>(
   protocol: P,

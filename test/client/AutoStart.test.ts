@@ -123,13 +123,19 @@ describe("auto-start", () => {
       // Through the service, the plain client's error, saying the same.
       const viaService = yield* Effect.flip(TypedClient.make(DaemonProtocol, AutoStart.make(path, exits)).whoami())
       assert.strictEqual(viaService._tag, "ConnectError")
-      assert.strictEqual((viaService as Client.ConnectError).state, "OtherError")
+      assert.strictEqual((viaService as Client.ConnectError).reason, "OtherError")
       assert.include(viaService.message, "exited with code 3")
+      // The start's own failure is kept as its cause.
+      const startFailure = (viaService as Client.ConnectError).cause
+      assert.instanceOf(startFailure, AutoStart.AutoStartError)
+      assert.strictEqual((startFailure as AutoStart.AutoStartError).reason, "Exited")
 
       const missing: AutoStart.Options = { command: nodePath.join(dir, "no-such-program") }
       const error = yield* Effect.flip(AutoStart.request(path, "whoami", missing))
       assert.strictEqual((error as AutoStart.AutoStartError).reason, "SpawnFailed")
       assert.include(error.message, "ENOENT")
+      // The system's error is kept as the cause.
+      assert.strictEqual(((error as AutoStart.AutoStartError).cause as NodeJS.ErrnoException).code, "ENOENT")
       const missingViaService = yield* Effect.flip(TypedClient.make(DaemonProtocol, AutoStart.make(path, missing)).whoami())
       assert.strictEqual(missingViaService._tag, "ConnectError")
       assert.include(missingViaService.message, "ENOENT")
@@ -165,7 +171,7 @@ describe("auto-start", () => {
       let calls = 0
       const error = yield* Effect.flip(AutoStart.requestForEach(path, "whoami", () => {
         calls++
-        return Effect.fail(new Client.ConnectError({ path, state: "NotListening" }))
+        return Effect.fail(new Client.ConnectError({ path, reason: "NotListening" }))
       }, running))
       assert.strictEqual(error._tag, "ConnectError")
       // Sent once: taken for a daemon not running, it would have been sent again.

@@ -8,6 +8,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Data, Effect, Layer, Stream } from "effect"
 import * as fs from "node:fs"
 import * as Client from "../../src/client/Client.ts"
+import * as Connection from "../../src/transport/Connection.ts"
 import * as PktLine from "../../src/framing/PktLine.ts"
 import * as Server from "../../src/server/Server.ts"
 import * as TestApplication from "../../src/testing/TestApplication.ts"
@@ -94,7 +95,7 @@ describe("Client.requestForEach", () => {
     Effect.gen(function*() {
       const path = yield* socketPath()
       yield* Server.make(path, TestApplication.handler)
-      const client = Client.makeService(path)
+      const client = Client.make(path)
       let length = 0
       yield* client.requestForEach("chunk", (piece) => Effect.sync(() => void (length += piece.length)))
       assert.strictEqual(length, (yield* client.request("chunk")).length)
@@ -116,6 +117,32 @@ describe("connections the caller holds", () => {
           Stream.runCollect(Client.sendCommandStream(connection, "chunk")))
       )
       assert.strictEqual(streamed.map(text).join("").split("\n").filter(Boolean).length, 10000)
+    }))
+})
+
+describe("connection failures", () => {
+  it.live("say what Git would answer as the reason, with the errno, and keep the socket's error as the cause", () =>
+    Effect.gen(function*() {
+      const path = yield* socketPath()
+      const missing = yield* Effect.flip(Client.request(path, "ping"))
+      assert.instanceOf(missing, Client.ConnectError)
+      const error = missing as Client.ConnectError
+      assert.strictEqual(error.reason, "PathNotFound")
+      assert.strictEqual(error.errno, "ENOENT")
+      assert.strictEqual(error.message, `path not found '${path}'`)
+      assert.instanceOf(error.cause, Connection.TransportError)
+      assert.strictEqual((error.cause as Connection.TransportError).errno, "ENOENT")
+    }))
+
+  it.live("waited out, are NotListening, as Git answers, with the last attempt's failure as the cause", () =>
+    Effect.gen(function*() {
+      const path = yield* socketPath()
+      const error = yield* Effect.flip(
+        Effect.scoped(Client.connect(path, { waitIfNotFound: true, retryInterval: "10 millis", retryFor: "50 millis" }))
+      )
+      assert.strictEqual(error.reason, "NotListening")
+      assert.instanceOf(error.cause, Client.ConnectError)
+      assert.strictEqual((error.cause as Client.ConnectError).reason, "PathNotFound")
     }))
 })
 

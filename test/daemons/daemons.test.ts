@@ -56,7 +56,7 @@ const isTyped = (pattern: Pattern) => pattern.startsWith("typed")
 /** Stops the server as its clients do: `quit`, or the typed `stop` command. */
 const stopServer = (pattern: Pattern, path: string) =>
   isTyped(pattern)
-    ? TypedClient.make(Daemon, Client.makeService(path)).stop()
+    ? TypedClient.make(Daemon, Client.make(path)).stop()
     : Effect.asVoid(Client.request(path, "quit"))
 
 /**

@@ -12,7 +12,7 @@ import * as TestApplication from "../../src/testing/TestApplication.ts"
 import * as TypedServer from "../../src/typed/TypedServer.ts"
 
 export const Daemon = Protocol.make(
-  Protocol.command("pid", { response: Schema.Int }),
+  Protocol.command("pid", { success: Schema.Int }),
   Protocol.command("stop")
 )
 

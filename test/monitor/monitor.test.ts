@@ -35,7 +35,7 @@ const monitored = Effect.gen(function*() {
     fs.writeFileSync(nodePath.join(root, name), `${name}\n`)
   }
   yield* Layer.build(Daemon.layer(root, socket))
-  const client = TypedClient.make(MonitorProtocol, Client.makeService(socket))
+  const client = TypedClient.make(MonitorProtocol, Client.make(socket))
   const file = (name: string) => nodePath.join(root, name)
   return { root, socket, client, file }
 })
@@ -162,7 +162,7 @@ describe("the monitor's command line", () => {
 
       fs.writeFileSync(nodePath.join(root, "hello.txt"), "hello\n")
       fs.unlinkSync(nodePath.join(root, "bye.txt"))
-      const client = TypedClient.make(MonitorProtocol, Client.makeService(socket))
+      const client = TypedClient.make(MonitorProtocol, Client.make(socket))
       yield* waitUntil(Effect.map(client.changes({ since: token! }), (answer) => answer.paths.includes("bye.txt")))
       const second = yield* cli("changes", socket, token!)
       assert.strictEqual(second.code, 0, second.stderr)
@@ -190,7 +190,7 @@ describe("the monitor's command line", () => {
       yield* Effect.addFinalizer(() =>
         Effect.gen(function*() {
           if (!(yield* listening(socket))) return
-          yield* TypedClient.make(MonitorProtocol, Client.makeService(socket)).stop()
+          yield* TypedClient.make(MonitorProtocol, Client.make(socket)).stop()
           yield* waitUntil(Effect.map(listening(socket), (up) => !up))
         }).pipe(Effect.orDie)
       )

@@ -42,7 +42,7 @@ const invalidPathEverywhere = (path: string, options?: Client.RequestOptions) =>
     for (const [name, attempt] of Object.entries(everyWayIn(path, options))) {
       const error = yield* Effect.flip(attempt)
       assert.strictEqual(error._tag, "ConnectError", name)
-      assert.strictEqual((error as Client.ConnectError).state, "InvalidPath", name)
+      assert.strictEqual((error as Client.ConnectError).reason, "InvalidPath", name)
     }
   })
 
@@ -58,7 +58,7 @@ describe("a symbolic link at the socket path", () => {
       // the same answer.
       const tracer = Tracer.make({ span: (options) => Tracer.nativeTracer.span(options) })
       const traced = yield* Effect.flip(Client.request(link, "ping")).pipe(Effect.withTracer(tracer))
-      assert.strictEqual((traced as Client.ConnectError).state, "InvalidPath")
+      assert.strictEqual((traced as Client.ConnectError).reason, "InvalidPath")
       // The server behind it is fine, at its own path.
       assert.strictEqual(text(yield* Client.request(real, "ping")), "pong")
     }))
@@ -81,7 +81,7 @@ describe("a symbolic link at the socket path", () => {
       )
       fs.symlinkSync(real, later)
       const error = yield* Fiber.join(waiting)
-      assert.strictEqual((error as Client.ConnectError).state, "InvalidPath")
+      assert.strictEqual((error as Client.ConnectError).reason, "InvalidPath")
     }))
 
   it.live("is refused by the server, which leaves the link and its target alone", () =>

@@ -33,10 +33,10 @@ const depthOf = (value: Nested): number => {
 
 const Deep = Protocol.make(
   /** Answers how deep the request nests. */
-  Protocol.command("depth", { request: Nested, response: Schema.Int }),
+  Protocol.command("depth", { payload: Nested, success: Schema.Int }),
   /** Answers arrays nested as deep as asked. */
-  Protocol.command("build", { request: Schema.Int, response: Nested }),
-  Protocol.command("tally", { request: Schema.Record(Schema.String, Schema.Number), response: Schema.Int })
+  Protocol.command("build", { payload: Schema.Int, success: Nested }),
+  Protocol.command("tally", { payload: Schema.Record(Schema.String, Schema.Number), success: Schema.Int })
 )
 
 const serve = Effect.gen(function*() {
@@ -68,7 +68,7 @@ describe("typed requests: bounded depth", () => {
       assert.strictEqual(error.command, "depth")
       assert.include(error.detail, `nested more than ${Protocol.maxJsonDepth} deep`)
 
-      const client = TypedClient.make(Deep, Client.makeService(path))
+      const client = TypedClient.make(Deep, Client.make(path))
       assert.strictEqual(yield* client.depth(nested(3)), 3)
       // The limit itself is served.
       assert.strictEqual(yield* client.depth(nested(Protocol.maxJsonDepth)), Protocol.maxJsonDepth)
@@ -79,7 +79,7 @@ describe("typed requests: bounded depth", () => {
   it.live("brackets inside strings do not count as nesting", () =>
     Effect.gen(function*() {
       const path = yield* serve
-      const client = TypedClient.make(Deep, Client.makeService(path))
+      const client = TypedClient.make(Deep, Client.make(path))
       const key = "[{".repeat(10_000)
       assert.strictEqual(yield* client.tally({ [key]: 1, "\"[": 2 }), 2)
     }))
@@ -87,7 +87,7 @@ describe("typed requests: bounded depth", () => {
   it.live("a value too deep to encode is EncodeFailed on either side, never a crash", () =>
     Effect.gen(function*() {
       const path = yield* serve
-      const client = TypedClient.make(Deep, Client.makeService(path))
+      const client = TypedClient.make(Deep, Client.make(path))
       const mine = yield* Effect.flip(client.depth(nested(100_000)))
       assert.strictEqual((mine as Protocol.IpcError).reason, "EncodeFailed")
       assert.include((mine as Protocol.IpcError).detail, "nested too deeply to encode")
@@ -101,7 +101,7 @@ describe("typed requests: bounded depth", () => {
       const path = nodePath.join(yield* tempDir, "hostile.sock")
       const depth = 10_000
       yield* fakeServer(path, PktLine.encodeMessageBytes(bytes(`${"[".repeat(depth)}${"]".repeat(depth)}`)))
-      const client = TypedClient.make(Deep, Client.makeService(path))
+      const client = TypedClient.make(Deep, Client.make(path))
       const error = yield* Effect.flip(client.build(3))
       assert.strictEqual((error as Protocol.IpcError).reason, "InvalidResponse")
       assert.include((error as Protocol.IpcError).detail, "nested too deeply")

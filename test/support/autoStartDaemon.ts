@@ -12,7 +12,7 @@ import * as Protocol from "../../src/typed/Protocol.ts"
 import * as TypedServer from "../../src/typed/TypedServer.ts"
 
 export const DaemonProtocol = Protocol.make(
-  Protocol.command("whoami", { response: Schema.Int }),
+  Protocol.command("whoami", { success: Schema.Int }),
   Protocol.command("stop")
 )
 

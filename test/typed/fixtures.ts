@@ -19,32 +19,32 @@ const Pair = Schema.Struct({ a: Schema.Number, b: Schema.Number })
 export const Item = Schema.Struct({ n: Schema.Int, text: Schema.String })
 
 export const Calculator = Protocol.make(
-  Protocol.command("add", { request: Pair, response: Schema.Number }),
-  Protocol.command("divide", { request: Pair, response: Schema.Number, error: DivideByZero }),
+  Protocol.command("add", { payload: Pair, success: Schema.Number }),
+  Protocol.command("divide", { payload: Pair, success: Schema.Number, error: DivideByZero }),
   /** No request; the response carries a date, which travels as an ISO string. */
   Protocol.command("status", {
-    response: Schema.Struct({ version: Schema.String, since: Schema.Date, tags: Schema.Array(Schema.String) })
+    success: Schema.Struct({ version: Schema.String, since: Schema.Date, tags: Schema.Array(Schema.String) })
   }),
   Protocol.command("count", {
-    request: Schema.Struct({ to: Schema.Int, text: Schema.String }),
-    response: Item,
+    payload: Schema.Struct({ to: Schema.Int, text: Schema.String }),
+    success: Item,
     stream: true
   }),
   /** A stream that fails with a declared error after `limit` items. */
   Protocol.command("countUpTo", {
-    request: Schema.Struct({ to: Schema.Int, limit: Schema.Int }),
-    response: Schema.Int,
+    payload: Schema.Struct({ to: Schema.Int, limit: Schema.Int }),
+    success: Schema.Int,
     error: TooFar,
     stream: true
   }),
   /** A handler that dies. */
   Protocol.command("crash"),
   /** A stream that dies after two items. */
-  Protocol.command("crashMidStream", { response: Schema.Int, stream: true }),
+  Protocol.command("crashMidStream", { success: Schema.Int, stream: true }),
   /** A handler that fails with an error its command does not declare (possible only past the types). */
   Protocol.command("fumble"),
   /** A handler that answers something its response schema rejects. */
-  Protocol.command("lie", { response: Schema.Int }),
+  Protocol.command("lie", { success: Schema.Int }),
   Protocol.command("stop")
 )
 
@@ -71,8 +71,8 @@ export const handlers = (produced: { count: number } = { count: 0 }) => ({
 
 /** Version 1 of a service, as an older server has it. */
 export const StoreV1 = Protocol.make(
-  Protocol.command("info", { response: Schema.Struct({ name: Schema.String }) }),
-  Protocol.command("list", { response: Schema.Struct({ key: Schema.String }), stream: true })
+  Protocol.command("info", { success: Schema.Struct({ name: Schema.String }) }),
+  Protocol.command("list", { success: Schema.Struct({ key: Schema.String }), stream: true })
 )
 
 export const storeV1Handlers = {
@@ -82,7 +82,7 @@ export const storeV1Handlers = {
 
 /** Version 2: `info` and `list` items gained a field, and there is a new command. */
 export const StoreV2 = Protocol.make(
-  Protocol.command("info", { response: Schema.Struct({ name: Schema.String, size: Schema.Int }) }),
-  Protocol.command("list", { response: Schema.Struct({ key: Schema.String, size: Schema.Int }), stream: true }),
-  Protocol.command("compact", { request: Schema.Struct({ level: Schema.Int }) })
+  Protocol.command("info", { success: Schema.Struct({ name: Schema.String, size: Schema.Int }) }),
+  Protocol.command("list", { success: Schema.Struct({ key: Schema.String, size: Schema.Int }), stream: true }),
+  Protocol.command("compact", { payload: Schema.Struct({ level: Schema.Int }) })
 )

@@ -22,7 +22,7 @@ const calculator = (produced?: { count: number }) =>
   Effect.gen(function*() {
     const path = yield* socketPath()
     yield* TypedServer.make(Calculator, path, handlers(produced))
-    return { path, client: TypedClient.make(Calculator, Client.makeService(path)) }
+    return { path, client: TypedClient.make(Calculator, Client.make(path)) }
   })
 
 const raw = (path: string, request: string | Uint8Array) => Effect.map(Client.request(path, request), text)
@@ -134,7 +134,7 @@ describe("round trips", () => {
     Effect.gen(function*() {
       const path = yield* socketPath()
       const server = yield* TypedServer.make(Calculator, path, handlers())
-      yield* TypedClient.make(Calculator, Client.makeService(path)).stop()
+      yield* TypedClient.make(Calculator, Client.make(path)).stop()
       yield* Effect.timeout(server.join, Duration.seconds(5))
       assert.strictEqual(yield* Client.activeState(path), "NotListening")
     }))
@@ -145,7 +145,7 @@ describe("round trips", () => {
       class Calc extends Context.Service<Calc, TypedClient.Client<typeof Calculator>>()("test/Calc") {}
       const layers = Layer.merge(
         TypedServer.layer(Calculator, path, handlers()),
-        TypedClient.layer(Calc, Calculator, Client.makeService(path))
+        TypedClient.layer(Calc, Calculator, Client.make(path))
       )
       const sum = yield* Effect.provide(Calc.use((calc) => calc.add({ a: 20, b: 22 })), layers)
       assert.strictEqual(sum, 42)
@@ -193,7 +193,7 @@ describe("compatibility between versions", () => {
   const v1Server = Effect.gen(function*() {
     const path = yield* socketPath()
     yield* TypedServer.make(StoreV1, path, storeV1Handlers)
-    return TypedClient.make(StoreV2, Client.makeService(path))
+    return TypedClient.make(StoreV2, Client.make(path))
   })
 
   it.live("a newer client expecting a field an older server does not send gets a typed error naming command and field", () =>
@@ -234,7 +234,7 @@ describe("compatibility between versions", () => {
         list: () => Stream.make({ key: "a", size: 1 }),
         compact: () => Effect.void
       })
-      const client = TypedClient.make(StoreV1, Client.makeService(path))
+      const client = TypedClient.make(StoreV1, Client.make(path))
       assert.deepStrictEqual(yield* client.info(), { name: "store" })
       assert.deepStrictEqual(yield* Stream.runCollect(client.list()), [{ key: "a" }])
     }))
@@ -243,7 +243,7 @@ describe("compatibility between versions", () => {
     Effect.gen(function*() {
       const path = yield* socketPath()
       yield* Server.make(path, TestApplication.handler)
-      const client = TypedClient.make(StoreV1, Client.makeService(path))
+      const client = TypedClient.make(StoreV1, Client.make(path))
       const error = yield* Effect.flip(Effect.timeout(client.info(), Duration.seconds(5)))
       assert.strictEqual((error as Protocol.IpcError).reason, "InvalidResponse")
       assert.include(error.message, "not valid JSON")

@@ -75,7 +75,7 @@ const clearStale = (path: string) =>
       Effect.as(true),
       Effect.catchTag("TransportError", (error) =>
         isPermissionDenied(error.errno)
-          ? Effect.fail(new ListenError({ path, reason: "Failed", errno: error.errno, detail: error.message }))
+          ? Effect.fail(new ListenError({ path, reason: "Failed", errno: error.errno, detail: error.message, cause: error }))
           : Effect.succeed(error.errno !== "ECONNREFUSED" && error.errno !== "ENOENT"))
     )
     if (live) return yield* new ListenError({ path, reason: "AddressInUse" })

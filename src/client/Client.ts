@@ -149,7 +149,7 @@ const classify = (path: string, error: Connection.TransportError | SocketPath.So
   const errno = error.errno ?? "EIO"
   if (errno === "ENOENT") return new ConnectError({ path, reason: "PathNotFound", errno, cause: error })
   if (BUSY.has(errno)) return new ConnectError({ path, reason: "NotListening", errno, cause: error })
-  return new ConnectError({ path, reason: "OtherError", errno, detail: error.reason, cause: error })
+  return new ConnectError({ path, reason: "OtherError", errno, detail: error.detail, cause: error })
 }
 
 /**

@@ -157,7 +157,7 @@ export class PktLineError extends Data.TaggedError("PktLineError")<{
       case "UnexpectedEnd":
         return `the remote end hung up unexpectedly (input ended inside a ${this.within ?? "message"})`
       case "MessageTooLarge":
-        return `message exceeds the limit of ${this.limit} bytes (raise maxRequestBytes on the server, or maxResponseBytes on the client)`
+        return `message exceeds the limit of ${this.limit} payload bytes set for it`
     }
   }
 }

@@ -24,11 +24,12 @@ export class TransportError extends Data.TaggedError("TransportError")<{
   readonly path: string
   readonly operation: "connect" | "read" | "write"
   readonly errno?: string | undefined
-  readonly reason: string
+  /** What went wrong, in words (the system's message). */
+  readonly detail: string
   readonly cause?: unknown
 }> {
   override get message(): string {
-    return `${this.operation} on '${this.path}' failed: ${this.reason}${this.errno ? ` (${this.errno})` : ""}`
+    return `${this.operation} on '${this.path}' failed: ${this.detail}${this.errno ? ` (${this.errno})` : ""}`
   }
 }
 

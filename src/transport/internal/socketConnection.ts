@@ -149,7 +149,7 @@ export class SocketConnection implements Connection {
       path: this.path,
       operation: this.connected ? "read" : "connect",
       errno: errnoOf(failure),
-      reason: String((failure as Error).message),
+      detail: String((failure as Error).message),
       cause: failure
     })
   }
@@ -271,7 +271,7 @@ export class SocketConnection implements Connection {
       path: this.path,
       operation: "write",
       errno: errnoOf(error),
-      reason: error === undefined ? "the connection is closed" : String((error as Error).message),
+      detail: error === undefined ? "the connection is closed" : String((error as Error).message),
       cause: error
     })
   }

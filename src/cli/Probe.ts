@@ -24,8 +24,7 @@ export const requireListening = (path: string): Effect.Effect<void, Client.Conne
     const answer = new Client.ConnectError({ path, reason: state })
     if (state !== "InvalidPath" && state !== "OtherError") return Effect.fail(answer)
     // The state alone does not say why; a connection attempt carries the
-    // system's reason. Git's answer stands otherwise, even when the attempt
-    // connects (through a symbolic link, which Git's lstat check refuses).
+    // system's reason. Git's answer stands otherwise.
     return Effect.scoped(Client.connect(path)).pipe(
       Effect.flatMap(() => Effect.fail(answer)),
       Effect.catch((error) => Effect.fail(isPermissionDenied(error.errno) ? error : answer))

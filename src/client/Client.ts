@@ -354,7 +354,7 @@ export const sendCommandStream = (
 ): Stream.Stream<Uint8Array, RequestError> =>
   Stream.concat(
     Stream.fromEffectDrain(Connection.writeMessage(connection, toBytes(request))),
-    Connection.messageStream(connection)
+    connection.messageStream()
   )
 
 /**
@@ -435,7 +435,7 @@ export const requestStream = (
     Stream.unwrap(
       Effect.map(
         connect(path, { ...options, send: PktLine.encodeMessageChunks(toBytes(request)) }),
-        Connection.messageStream
+        (connection) => connection.messageStream()
       )
     ),
     options?.timeout

@@ -417,8 +417,7 @@ export interface CollectOptions {
 
 /**
  * Reads the first message from a pull of input pieces into one buffer,
- * without a Stream in between: the loop socket readers run for every
- * request. Stops pulling at the end of the message; input after it is never
+ * without a Stream in between (what {@link readMessage} runs). Stops pulling at the end of the message; input after it is never
  * read. Input that ends first is an `UnexpectedEnd` error.
  *
  * @since 0.1.0

@@ -100,7 +100,14 @@ export const streamHandler = <E, R>(
  * @since 0.1.0
  * @category models
  */
-export interface Options extends Pick<Listener.Options, "lockTimeout" | "lockStaleAfter" | "mode" | "backlog" | "maxConnections"> {
+export interface Options extends Pick<Listener.Options, "lockTimeout" | "lockStaleAfter" | "mode" | "backlog"> {
+  /**
+   * The most connections held at once, whatever their state (being read,
+   * waiting, served); the kernel's next connection beyond it is closed at
+   * once by Node, before the server sees it. Requests being read hold at
+   * most about `2 × maxRequestBytes` each. Default: no limit.
+   */
+  readonly maxConnections?: number | undefined
   /** How many requests are served at once (Git's `nr_threads`). Default 5, at least 1. */
   readonly threads?: number | undefined
   /**
@@ -138,8 +145,9 @@ export interface Options extends Pick<Listener.Options, "lockTimeout" | "lockSta
   readonly requestIdleTimeout?: Duration.Input | undefined
   /**
    * A client that takes none of its response for this long (the response
-   * waits to go out and nothing moves) is dropped, and the place its
-   * application held is freed. Default 10 s.
+   * waits to go out and nothing moves) is dropped: its connection is
+   * closed and its application, if still running, interrupted, which
+   * frees its place. Default 10 s.
    */
   readonly responseIdleTimeout?: Duration.Input | undefined
   /**
@@ -243,7 +251,7 @@ export const make = <E, R>(
       backlog: options?.backlog,
       maxConnections: options?.maxConnections
     }, (socket) => engine.accept(socket))
-    // One sweep enforces every time limit, at a quarter of the shortest
+    // One sweep enforces the time limits of reading, waiting and writing, at a quarter of the shortest
     // (at most every second): a limit is enforced up to that much late.
     const shortest = Math.min(...Object.values(timeouts))
     if (Number.isFinite(shortest)) {
@@ -273,9 +281,13 @@ export const make = <E, R>(
     // Registered last, so it runs first when the scope closes: a graceful
     // stop before what is still running is interrupted.
     const grace = options?.gracePeriod ?? Duration.seconds(30)
+    // After the interrupt the stop sequence may itself be interrupted with
+    // the scope: `join` is completed here too, so that nobody waits for it
+    // for ever.
     yield* Effect.addFinalizer(() =>
       Effect.andThen(stop, Effect.timeoutOption(join, grace)).pipe(
-        Effect.andThen(engine.interrupt)
+        Effect.andThen(engine.interrupt),
+        Effect.andThen(Deferred.succeed(finished, undefined))
       )
     )
     return { path, stop, join } satisfies Server

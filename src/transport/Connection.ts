@@ -8,7 +8,7 @@
 import * as Effect from "effect/Effect"
 import * as Data from "effect/Data"
 import type * as Scope from "effect/Scope"
-import * as Stream from "effect/Stream"
+import type * as Stream from "effect/Stream"
 import * as PktLine from "../framing/PktLine.ts"
 import type * as SocketPath from "./SocketPath.ts"
 import * as internal from "./internal/socketConnection.ts"
@@ -51,6 +51,13 @@ export interface Connection {
    * are left unread.
    */
   readMessage(options?: PktLine.CollectOptions): Effect.Effect<Uint8Array, TransportError | PktLine.PktLineError>
+  /**
+   * The first message the peer sends, as a stream of payload chunks, which
+   * follow the socket's reads (a read's small payloads joined), not the
+   * packets. The stream ends at the message's end; input that ends first
+   * fails with `UnexpectedEnd`. Read it once.
+   */
+  messageStream(): Stream.Stream<Uint8Array, TransportError | PktLine.PktLineError>
   /** Writes buffers in order, as one batch; waits while too much is still to go out. */
   write(chunks: ReadonlyArray<Uint8Array>): Effect.Effect<void, TransportError>
   /**
@@ -112,14 +119,3 @@ export const connect = (
 export const writeMessage = (connection: Connection, message: Uint8Array): Effect.Effect<void, TransportError> =>
   connection.write(PktLine.encodeMessageChunks(message))
 
-/**
- * The first message the peer sends, as a stream of payload chunks, which
- * follow the socket's reads (a read's small payloads joined), not the
- * packets. The stream ends at the message's end; input that ends first
- * fails with `UnexpectedEnd`.
- *
- * @since 0.1.0
- * @category combinators
- */
-export const messageStream = (connection: Connection): Stream.Stream<Uint8Array, TransportError | PktLine.PktLineError> =>
-  Stream.fromPull(Effect.sync(() => (connection as internal.SocketConnection).payloads()))

@@ -10,7 +10,6 @@ import * as Client from "../../src/client/Client.ts"
 import * as PktLine from "../../src/framing/PktLine.ts"
 import * as Server from "../../src/server/Server.ts"
 import * as TestApplication from "../../src/testing/TestApplication.ts"
-import * as Connection from "../../src/transport/Connection.ts"
 import { open as openConnection, SocketConnection } from "../../src/transport/internal/socketConnection.ts"
 import { bytes } from "../support/bytes.ts"
 import { peer } from "../support/raw.ts"
@@ -60,7 +59,7 @@ describe("a connection with a read buffer", () => {
       )
       // All chunks are held to the end, while the read buffer is reused
       // for every read: a chunk that was a view of it would be overwritten.
-      const chunks = yield* Stream.runCollect(Connection.messageStream(yield* open))
+      const chunks = yield* Stream.runCollect((yield* open).messageStream())
       assert.isAbove(chunks.length, 1)
       assert.deepStrictEqual(Buffer.from(PktLine.concat(chunks)), Buffer.from(whole))
       const message = yield* (yield* open).readMessage()
@@ -77,7 +76,7 @@ describe("a connection with a read buffer", () => {
         openConnection(path, { send: PktLine.encodeMessageChunks(bytes("ping")), readBuffer: new Uint8Array(16 * 1024) }),
         (connection) => Effect.sync(() => connection.socket.destroy())
       )
-      const chunks = yield* Stream.runCollect(Connection.messageStream(connection)).pipe(
+      const chunks = yield* Stream.runCollect(connection.messageStream()).pipe(
         Effect.timeoutOrElse({ duration: "5 seconds", orElse: () => Effect.die("the stream never ended") })
       )
       assert.deepStrictEqual(Buffer.from(PktLine.concat(chunks)), Buffer.from(payload))

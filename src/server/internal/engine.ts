@@ -24,8 +24,9 @@
  *   rest of the response drains to the client. The place is already free:
  *   a client that does not read its response cannot hold one.
  *
- * Every limit is checked by one sweep over the live connections (cheaper
- * than a timer per connection), and whoever cuts a connection records why
+ * Every time limit but `handlerTimeout` (a timeout around the application,
+ * in its fiber) is checked by one sweep over the live connections, cheaper
+ * than a timer per connection; and whoever cuts a connection records why
  * before cutting it, so the reason is never guessed from an errno later.
  */
 import * as Cause from "effect/Cause"
@@ -116,9 +117,8 @@ const awaiting = <A>(exchange: Exchange, start: (done: (result: A) => void) => (
 
 export class Engine<E, R> {
   private readonly live = new Set<Exchange>()
-  /** Complete requests waiting for a place, oldest first; entries no longer `waiting` are skipped. */
-  private waiting: Array<Exchange> = []
-  private waitingCount = 0
+  /** Complete requests waiting for a place, oldest first (a Set keeps insertion order). */
+  private readonly waiting = new Set<Exchange>()
   /** Places taken: applications running. */
   private running = 0
   private taking = false
@@ -156,17 +156,16 @@ export class Engine<E, R> {
       // A client that hangs up before sending anything (a probe, "is anyone
       // listening?"), or a malformed or incomplete request, ends here
       // without reaching the application.
-      return this.drop(exchange, exchange.reason ?? readFailure(result, exchange.socket), Cause.fail(result))
+      return this.drop(exchange, readFailure(result, exchange.socket), Cause.fail(result))
     }
     exchange.span?.received()
     this.settings.metrics.bytesIn(result.length)
     exchange.request = result
-    if (this.running < this.settings.threads && this.waitingCount === 0 && !this.closed) return this.run(exchange)
-    if (this.waitingCount >= this.settings.queueCapacity) return this.drop(exchange, "queue_full")
+    if (this.running < this.settings.threads && this.waiting.size === 0 && !this.closed) return this.run(exchange)
+    if (this.waiting.size >= this.settings.queueCapacity) return this.drop(exchange, "queue_full")
     exchange.state = "waiting"
     exchange.since = Date.now()
-    this.waiting.push(exchange)
-    this.waitingCount++
+    this.waiting.add(exchange)
   }
 
   /** Runs the application for a complete request, in a fiber of its own, holding a place. */
@@ -235,10 +234,9 @@ export class Engine<E, R> {
     if (this.taking) return
     this.taking = true
     try {
-      while (this.running < this.settings.threads && this.waitingCount > 0 && !this.closed) {
-        const exchange = this.waiting.shift()!
-        if (exchange.state !== "waiting") continue
-        this.waitingCount--
+      while (this.running < this.settings.threads && this.waiting.size > 0 && !this.closed) {
+        const exchange: Exchange = this.waiting.values().next().value!
+        this.waiting.delete(exchange)
         this.run(exchange)
       }
     } finally {
@@ -255,9 +253,9 @@ export class Engine<E, R> {
   }
 
   /**
-   * Ends a connection for `reason`. A running application cannot be
-   * dropped under its feet: its socket is closed, so that its next reply
-   * fails, and the drop is counted when it ends.
+   * Ends a connection for `reason`, at once. A running application is
+   * interrupted (its client is gone for us): the drop is counted, with
+   * this reason, when its fiber has ended and given its place back.
    */
   private cut(exchange: Exchange, reason: DropReason): void {
     if (exchange.fiber === undefined) {
@@ -266,10 +264,11 @@ export class Engine<E, R> {
     }
     exchange.reason ??= reason
     exchange.socket.destroy()
+    exchange.fiber.interruptUnsafe()
   }
 
   private close(exchange: Exchange): void {
-    if (exchange.state === "waiting") this.waitingCount--
+    this.waiting.delete(exchange)
     exchange.state = "closed"
     exchange.cancel = undefined
     exchange.socket.destroy()
@@ -277,14 +276,9 @@ export class Engine<E, R> {
     if (this.live.size === 0) this.onIdle?.()
   }
 
-  /** The one place where time limits are enforced. */
+  /** The one place where the time limits of reading, waiting and writing are enforced. */
   sweep(now: number): void {
     const { requestTimeout, requestIdleTimeout, queueTimeout, responseIdleTimeout } = this.settings
-    // Requests dropped from the queue stay in it until a place frees; while
-    // none does, they are cleared here, so the queue stays as long as its capacity.
-    if (this.waiting.length > 2 * this.waitingCount + 16) {
-      this.waiting = this.waiting.filter((exchange) => exchange.state === "waiting")
-    }
     for (const exchange of this.live) {
       switch (exchange.state) {
         case "reading": {

@@ -57,7 +57,7 @@ export const removeIfAt = (path: string, identity: Identity, check?: (stats: fs.
  * @since 0.2.0
  * @category constants
  */
-export const ownUid: number | undefined = process.getuid?.()
+const ownUid: number | undefined = process.getuid?.()
 
 /**
  * Whether the file belongs to this process's user. Everything does where

@@ -111,7 +111,7 @@ const EARLIER_NAME = /^\.sipc-(\d+)-[0-9a-f]{12}$/
  * @since 0.2.0
  * @category parsing
  */
-export const ownerOf = (name: string): Process | undefined => {
+const ownerOf = (name: string): Process | undefined => {
   const match = NAME.exec(name) ?? EARLIER_NAME.exec(name)
   return match === null ? undefined : { pid: Number(match[1]), start: match[2] ?? "" }
 }

@@ -9,6 +9,7 @@ import * as Effect from "effect/Effect"
 import { constVoid } from "effect/Function"
 import type * as Arr from "effect/Array"
 import type * as Pull from "effect/Pull"
+import * as Stream from "effect/Stream"
 import * as net from "node:net"
 import { MessageCollector, PayloadDecoder } from "../../framing/internal/decoder.ts"
 import type * as PktLine from "../../framing/PktLine.ts"
@@ -184,6 +185,10 @@ export class SocketConnection implements Connection {
     }
     this.wake = () => finish(this.failure !== undefined ? this.readError() : collector.end())
     return this.stopReading
+  }
+
+  messageStream(): Stream.Stream<Uint8Array, TransportError | PktLine.PktLineError> {
+    return Stream.fromPull(Effect.sync(() => this.payloads()))
   }
 
   readMessage(options?: PktLine.CollectOptions): Effect.Effect<Uint8Array, TransportError | PktLine.PktLineError> {

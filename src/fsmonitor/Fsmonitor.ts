@@ -47,7 +47,9 @@ import * as Repository from "./internal/repository.ts"
  * @since 0.4.0
  * @category models
  */
-export type Answer = Codec.Answer
+export type Answer =
+  | { readonly _tag: "Trivial"; readonly token: string }
+  | { readonly _tag: "Changed"; readonly token: string; readonly paths: ReadonlyArray<string> }
 
 /**
  * A token of the form `<prefix>:<id>:<seq>`.
@@ -55,7 +57,27 @@ export type Answer = Codec.Answer
  * @since 0.4.0
  * @category models
  */
-export type Token = Codec.Token
+export interface Token {
+  readonly prefix: string
+  readonly id: string
+  readonly seq: number
+}
+
+/**
+ * Why an answer that arrived whole is not a valid answer: no token (or an
+ * empty one), an empty path, a last path without its NUL, `/` with other
+ * paths, a path that is not worktree-relative, or bytes that are not UTF-8.
+ *
+ * @since 0.4.0
+ * @category errors
+ */
+export type DecodeFailure =
+  | "MissingToken"
+  | "EmptyPath"
+  | "UnterminatedPath"
+  | "TrivialNotAlone"
+  | "AbsolutePath"
+  | "InvalidUtf8"
 
 /**
  * What Git sends when it has no token to ask with (its index has none, or
@@ -79,6 +101,14 @@ export const isDirectory = (path: string): boolean => path.endsWith("/")
 /**
  * The trivial answer with `token`.
  *
+ * @example
+ * ```ts
+ * import { Fsmonitor } from "effect-simple-ipc"
+ *
+ * // What a daemon answers a token it cannot vouch for.
+ * const answer = Fsmonitor.trivial("builtin:0.4242.20260101T000000.000000Z:7")
+ * ```
+ *
  * @since 0.4.0
  * @category constructors
  */
@@ -86,6 +116,14 @@ export const trivial = (token: string): Answer => ({ _tag: "Trivial", token })
 
 /**
  * The answer "these paths changed", with `token`.
+ *
+ * @example
+ * ```ts
+ * import { Fsmonitor } from "effect-simple-ipc"
+ *
+ * const answer = Fsmonitor.changed("builtin:0.4242.20260101T000000.000000Z:8", ["src/index.ts", "build/"])
+ * const bytes = Fsmonitor.encodeAnswerMessage(answer)
+ * ```
  *
  * @since 0.4.0
  * @category constructors
@@ -124,7 +162,7 @@ export class FsmonitorError extends Data.TaggedError("FsmonitorError")<{
     | "Unreachable"
     | "RequestFailed"
     | "Incomplete"
-    | Codec.DecodeFailure
+    | DecodeFailure
     | "StopTimedOut"
     | "StartFailed"
     | "InvalidPath"
@@ -400,6 +438,17 @@ const gitFailed = (worktree: string, failure: Repository.GitFailure) =>
  * and `git config fsmonitor.socketDir` for a repository on a network file
  * system).
  *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Fsmonitor } from "effect-simple-ipc"
+ *
+ * const program = Effect.gen(function*() {
+ *   const { socketPath } = yield* Fsmonitor.locate(".", { git: "/usr/local/bin/git" })
+ *   return yield* Fsmonitor.isRunning(socketPath)
+ * })
+ * ```
+ *
  * @since 0.4.0
  * @category constructors
  */
@@ -557,6 +606,19 @@ export interface Journal {
 /**
  * A new, empty {@link Journal}.
  *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Fsmonitor } from "effect-simple-ipc"
+ *
+ * const program = Effect.gen(function*() {
+ *   const journal = Fsmonitor.makeJournal({ maxBatches: 100 })
+ *   const since = yield* journal.token
+ *   yield* journal.record(["a.txt"])
+ *   return yield* journal.answer(since) // Changed, ["a.txt"]
+ * })
+ * ```
+ *
  * @since 0.4.0
  * @category server
  */
@@ -571,7 +633,7 @@ export const makeJournal = (options?: JournalOptions): Journal => {
   let horizon = 0
   let batches: Array<Batch> = []
   const current = () => Codec.formatToken({ prefix, id, seq })
-  const vouchesFor = (token: Codec.Token | undefined): token is Codec.Token =>
+  const vouchesFor = (token: Token | undefined): token is Token =>
     token !== undefined && token.prefix === prefix && token.id === id && token.seq <= seq && token.seq >= horizon
   return {
     token: Effect.sync(current),

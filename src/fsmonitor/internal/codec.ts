@@ -6,28 +6,9 @@
  * @since 0.4.0
  */
 import { MAX_PAYLOAD_SIZE } from "../../framing/PktLine.ts"
+import type { Answer, DecodeFailure, Token } from "../Fsmonitor.ts"
 
-/**
- * A daemon's answer to a query.
- *
- * @since 0.4.0
- */
-export type Answer =
-  | { readonly _tag: "Trivial"; readonly token: string }
-  | { readonly _tag: "Changed"; readonly token: string; readonly paths: ReadonlyArray<string> }
 
-/**
- * Why an answer's bytes are not a valid answer.
- *
- * @since 0.4.0
- */
-export type DecodeFailure =
-  | "MissingToken"
-  | "EmptyPath"
-  | "UnterminatedPath"
-  | "TrivialNotAlone"
-  | "AbsolutePath"
-  | "InvalidUtf8"
 
 /**
  * A failed decoding: the reason and what was seen.
@@ -131,17 +112,6 @@ export const encodeAnswer = (answer: Answer): Array<Uint8Array> => {
   return chunks
 }
 
-/**
- * A token of the form `<prefix>:<id>:<seq>`, as Git's daemon makes them
- * (`builtin:<id>:<seq>`).
- *
- * @since 0.4.0
- */
-export interface Token {
-  readonly prefix: string
-  readonly id: string
-  readonly seq: number
-}
 
 /** @since 0.4.0 */
 export const formatToken = (token: Token): string => `${token.prefix}:${token.id}:${token.seq}`

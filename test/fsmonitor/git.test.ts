@@ -12,6 +12,7 @@ import * as fs from "node:fs"
 import * as nodePath from "node:path"
 import * as Fsmonitor from "../../src/fsmonitor/Fsmonitor.ts"
 import { tempDir } from "../support/tempdir.ts"
+import { standIn } from "./support.ts"
 
 const buildOptions = (() => {
   try {
@@ -48,5 +49,19 @@ describe("against Git's builtin fsmonitor daemon", () => {
       assert.include(next._tag === "Changed" ? next.paths : [], "new.txt")
       yield* monitor.stop()
       assert.isFalse(yield* monitor.isRunning)
+    }))
+
+  it.live.skipIf(!hasDaemon)("git status uses the stand-in daemon example and trusts its answers", () =>
+    Effect.gen(function*() {
+      const { worktree, log } = yield* standIn
+      execFileSync("git", ["-C", worktree, "config", "core.fsmonitor", "true"])
+      const status = () => execFileSync("git", ["-C", worktree, "status", "--porcelain"], { encoding: "utf8" })
+      // The first status has no token: a trivial answer, a full scan, a token stored in the index.
+      assert.strictEqual(status(), "")
+      fs.appendFileSync(nodePath.join(worktree, "f1.txt"), "more\n")
+      fs.writeFileSync(nodePath.join(worktree, "untracked.txt"), "new\n")
+      assert.strictEqual(status(), " M f1.txt\n?? untracked.txt\n")
+      // Git asked with the stored token and was answered with paths, not trivially.
+      assert.match(log(), /^answered builtin:\S+ [1-9]\d* paths$/m)
     }))
 })

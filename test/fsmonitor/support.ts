@@ -3,10 +3,16 @@
  * a server that records what it is sent, and packet-level views of bytes.
  */
 import { Effect, Stream } from "effect"
+import { type ChildProcess, execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as net from "node:net"
+import * as nodePath from "node:path"
 import { fileURLToPath } from "node:url"
+import * as Fsmonitor from "../../src/fsmonitor/Fsmonitor.ts"
 import * as PktLine from "../../src/framing/PktLine.ts"
+import { spawnScoped } from "../support/child.ts"
+import { waitUntil } from "../support/raw.ts"
+import { tempDir } from "../support/tempdir.ts"
 
 const root = fileURLToPath(new URL("../vectors/fsmonitor/", import.meta.url))
 
@@ -81,3 +87,32 @@ export const recordingServer = (path: string, response: Uint8Array, options?: { 
     ),
     ({ requests }) => requests
   )
+
+const example = fileURLToPath(new URL("../../examples/fsmonitor-daemon/main.ts", import.meta.url))
+
+const output = (child: ChildProcess) => {
+  let text = ""
+  child.stdout!.setEncoding("utf8").on("data", (data: string) => (text += data))
+  return () => text
+}
+
+/**
+ * A repository with `f1.txt` and `dir/a.txt` committed, and the stand-in
+ * daemon example serving it for the life of the scope (killed if still
+ * running). Its cookie wait is generous: on a loaded machine a query must
+ * not fall back to the trivial answer.
+ */
+export const standIn = Effect.gen(function*() {
+  const worktree = nodePath.join(fs.realpathSync(yield* tempDir), "repo")
+  fs.mkdirSync(nodePath.join(worktree, "dir"), { recursive: true })
+  fs.writeFileSync(nodePath.join(worktree, "f1.txt"), "one\n")
+  fs.writeFileSync(nodePath.join(worktree, "dir", "a.txt"), "a\n")
+  execFileSync("git", ["init", "-q", worktree])
+  execFileSync("git", ["-C", worktree, "add", "."])
+  execFileSync("git", ["-C", worktree, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "start"])
+  const child = yield* spawnScoped([example, worktree, "10000"], { stdio: "pipe" })
+  const log = output(child)
+  const monitor = yield* Fsmonitor.make(worktree)
+  yield* waitUntil(monitor.isRunning)
+  return { worktree, monitor, child, log }
+})

@@ -155,7 +155,7 @@ export const changed = (token: string, paths: ReadonlyArray<string>): Answer => 
  * @category errors
  */
 export class FsmonitorError extends Data.TaggedError("FsmonitorError")<{
-  /** The daemon's socket. */
+  /** The daemon's socket (empty for a {@link Journal}'s `InvalidPath`, which has none). */
   readonly path: string
   readonly reason:
     | "NotRunning"
@@ -184,7 +184,7 @@ export class FsmonitorError extends Data.TaggedError("FsmonitorError")<{
       case "StartFailed":
         return `could not start an fsmonitor daemon for '${this.path}': ${this.detail}`
       case "InvalidPath":
-        return `cannot record a change for the daemon at '${this.path}': ${this.detail}`
+        return `cannot record a change: ${this.detail}`
       default:
         return `the fsmonitor daemon at '${this.path}' sent a malformed answer (${this.reason}): ${this.detail}; nothing of it was used`
     }
@@ -642,7 +642,7 @@ export const makeJournal = (options?: JournalOptions): Journal => {
         const bad = paths.find((path) => !isAnswerable(path))
         if (bad !== undefined) {
           return Effect.fail(
-            new FsmonitorError({ path: "(journal)", reason: "InvalidPath", detail: `${JSON.stringify(bad)} is not a worktree-relative path` })
+            new FsmonitorError({ path: "", reason: "InvalidPath", detail: `${JSON.stringify(bad)} is not a worktree-relative path` })
           )
         }
         if (paths.length === 0) return Effect.void

@@ -52,6 +52,7 @@ describe("the journal", () => {
       for (const bad of ["", "/abs", "a\0b"]) {
         const error = yield* Effect.flip(journal.record(["ok", bad]))
         assert.strictEqual(error.reason, "InvalidPath")
+        assert.include(error.message, "is not a worktree-relative path")
       }
       assert.strictEqual(yield* journal.token, "builtin:id:0")
       yield* journal.record([])

@@ -88,3 +88,10 @@ export * as AutoStart from "./client/AutoStart.ts"
  * @since 0.1.0
  */
 export * as ServerMetrics from "./server/ServerMetrics.ts"
+
+/**
+ * Git's builtin filesystem monitor: a client for its daemon, and the protocol's server side.
+ *
+ * @since 0.4.0
+ */
+export * as Fsmonitor from "./fsmonitor/Fsmonitor.ts"

@@ -24,11 +24,14 @@ import * as Output from "./Output.ts"
 import * as Probe from "./Probe.ts"
 import * as Send from "./Send.ts"
 
-type Runner = (options: Options.Options) => Effect.Effect<void, Error, Stdio.Stdio>
+type Runner = (options: Options.Options, action: string | undefined) => Effect.Effect<void, Error, Stdio.Stdio>
 
 /** A subcommand whose code is in the module `load` imports, loaded when it runs. */
-const lazy = <M,>(load: () => Promise<M>, run: (module: M, options: Options.Options) => ReturnType<Runner>): Runner =>
-(options) => Effect.flatMap(Effect.promise(load), (module) => run(module, options))
+const lazy = <M,>(
+  load: () => Promise<M>,
+  run: (module: M, options: Options.Options, action: string | undefined) => ReturnType<Runner>
+): Runner =>
+(options, action) => Effect.flatMap(Effect.promise(load), (module) => run(module, options, action))
 
 const daemon = () => import("./Daemon.ts")
 
@@ -42,7 +45,8 @@ const runners: { readonly [K in Commands.Name]: Runner } = {
   // one step less before their request goes out.
   "send": Send.send,
   "sendbytes": Send.sendbytes,
-  "multiple": lazy(() => import("./Multiple.ts"), (Multiple, options) => Multiple.multiple(options))
+  "multiple": lazy(() => import("./Multiple.ts"), (Multiple, options) => Multiple.multiple(options)),
+  "fsmonitor": lazy(() => import("./Fsmonitor.ts"), (Fsmonitor, options, action) => Fsmonitor.fsmonitor(options, action))
 }
 
 /**
@@ -100,7 +104,7 @@ const report = (error: Error) =>
 export const runSubcommand = (
   invocation: Extract<Options.Invocation<Commands.Subcommand>, { readonly _tag: "Run" }>
 ): Effect.Effect<void, Reported, Stdio.Stdio> => {
-  const ran = Effect.catch(runners[invocation.subcommand.name](invocation.options), report).pipe(
+  const ran = Effect.catch(runners[invocation.subcommand.name](invocation.options, invocation.action), report).pipe(
     Effect.provideService(Logger.LogToStderr, true)
   )
   return invocation.logLevel === undefined ? ran : Effect.provideService(ran, References.MinimumLogLevel, invocation.logLevel)

@@ -77,6 +77,18 @@ export const subcommands = [
     summary: "Many concurrent clients sending sendbytes",
     description: "Run --threads concurrent clients, each sending --batchsize sendbytes requests on new connections; " +
       "print each sent: line and the totals. Exit 1 if any request failed."
+  },
+  {
+    name: "fsmonitor",
+    takesOptions: true,
+    actions: ["query", "flush", "stop"],
+    shown: ["worktree", "token", "json", "maxWait"],
+    summary: "Ask Git's fsmonitor daemon what changed (query, flush, stop)",
+    description: "Talk to the fsmonitor daemon of --worktree (at <git-dir>/fsmonitor--daemon.ipc, found as Git finds it). " +
+      "query: ask what changed since --token (default: a token no daemon vouches for, which gets the current token) " +
+      "and print the new token, then one changed path per line, or / when everything may have changed. " +
+      "flush: make the daemon start a new token, and print it. stop: send quit and wait up to --max-wait seconds " +
+      "until the daemon no longer listens. --json prints {token, trivial, paths} instead."
   }
 ] as const satisfies ReadonlyArray<Help.Described>
 
@@ -110,7 +122,8 @@ export const tool: Help.Tool<Subcommand> = {
     { command: "simple-ipc start-daemon --threads=8", description: "Start a server at ./ipc-test in the background" },
     { command: "simple-ipc send --token=ping", description: "Prints pong" },
     { command: "simple-ipc multiple --threads=7 --bytecount=19 --batchsize=13", description: "Stress test" },
-    { command: "simple-ipc stop-daemon" }
+    { command: "simple-ipc stop-daemon" },
+    { command: "simple-ipc fsmonitor query --token=builtin:0.1234.20260101T000000.000000Z:3", description: "What changed since a token" }
   ]
 }
 

@@ -74,11 +74,16 @@ export const render = <S extends Described>(tool: Tool<S>, subcommand: S | undef
   }
   const flags = subcommand.shown.map((key) => {
     const spec = Options.specs[key]
-    return [`--${spec.flag} ${spec.kind}`, spec.description] as const
+    return [spec.kind === "flag" ? `--${spec.flag}` : `--${spec.flag} ${spec.kind}`, spec.description] as const
   })
   return [
     section("DESCRIPTION", `${INDENT}${subcommand.description}`),
-    section("USAGE", `${INDENT}simple-ipc ${subcommand.name}${subcommand.takesOptions ? " [flags]" : ""}`),
+    section(
+      "USAGE",
+      `${INDENT}simple-ipc ${subcommand.name}${subcommand.actions ? ` <${subcommand.actions.join("|")}>` : ""}${
+        subcommand.takesOptions ? " [flags]" : ""
+      }`
+    ),
     ...(flags.length > 0 ? [section("FLAGS", table(flags))] : []),
     globalFlags
   ].join("\n")

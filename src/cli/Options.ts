@@ -31,8 +31,12 @@ export interface Options {
   readonly batchsize: number
   /** The ballast byte: the first byte of `--byte`. */
   readonly byte: number
-  /** The request `send` sends. */
+  /** The request `send` sends; the token `fsmonitor query` asks with. */
   readonly token: string
+  /** The worktree whose fsmonitor daemon `fsmonitor` talks to. */
+  readonly worktree: string
+  /** Print `fsmonitor`'s answer as JSON. */
+  readonly json: boolean
 }
 
 /**
@@ -80,8 +84,11 @@ export type LogLevel = typeof logLevels[keyof typeof logLevels]
  */
 export interface Spec<A> {
   readonly flag: string
-  /** How the value is shown in the help: `string` or `integer`. */
-  readonly kind: "string" | "integer"
+  /**
+   * How the value is shown in the help: `string` or `integer`; a `flag`
+   * takes no value (`--json`), though `--json=false` is accepted.
+   */
+  readonly kind: "string" | "integer" | "flag"
   readonly description: string
   readonly fallback: A
   readonly parse: (value: string) => { readonly ok: true; readonly value: A } | { readonly ok: false; readonly expected: string }
@@ -138,6 +145,21 @@ export const specs: { readonly [K in keyof Options]: Spec<Options[K]> } = {
     description: `request to send (default: ${NO_COMMAND})`,
     fallback: NO_COMMAND,
     parse: (value) => ok(value === "" ? NO_COMMAND : value)
+  },
+  worktree: {
+    flag: "worktree",
+    kind: "string",
+    description: "worktree whose fsmonitor daemon to ask (default: the working directory)",
+    fallback: ".",
+    parse: (value) => value === "" ? { ok: false, expected: "a directory, not an empty string" } : ok(value)
+  },
+  json: {
+    flag: "json",
+    kind: "flag",
+    description: "print the answer as JSON",
+    fallback: false,
+    parse: (value) =>
+      value === "true" ? ok(true) : value === "false" ? ok(false) : { ok: false, expected: "true or false, or no value" }
   }
 }
 
@@ -161,6 +183,8 @@ export const defaults: Options = Object.fromEntries(
 export interface Subcommand {
   readonly name: string
   readonly takesOptions: boolean
+  /** The words one of which must follow the subcommand (`fsmonitor query`), if it takes one. */
+  readonly actions?: ReadonlyArray<string>
 }
 
 /**
@@ -172,7 +196,14 @@ export interface Subcommand {
  * @category models
  */
 export type Invocation<S extends Subcommand> =
-  | { readonly _tag: "Run"; readonly subcommand: S; readonly options: Options; readonly logLevel: LogLevel | undefined }
+  | {
+    readonly _tag: "Run"
+    readonly subcommand: S
+    readonly options: Options
+    readonly logLevel: LogLevel | undefined
+    /** The subcommand's action, for one that takes one. */
+    readonly action?: string | undefined
+  }
   | { readonly _tag: "Help"; readonly subcommand: S | undefined }
   | { readonly _tag: "Version" }
   | { readonly _tag: "Invalid"; readonly subcommand: S | undefined; readonly errors: ReadonlyArray<string> }
@@ -225,6 +256,7 @@ export const parse = <S extends Subcommand>(
   let help = false
   let version = false
   let logLevel: LogLevel | undefined
+  let action: string | undefined
   const context = () => `in command simple-ipc${subcommand === undefined ? "" : ` ${subcommand.name}`}`
 
   for (let i = 0; i < argv.length; i++) {
@@ -238,6 +270,11 @@ export const parse = <S extends Subcommand>(
       continue
     }
     if (!arg.startsWith("-") || arg === "-") {
+      if (subcommand?.actions !== undefined && action === undefined) {
+        if (subcommand.actions.includes(arg)) action = arg
+        else errors.push(`Unknown action "${arg}" ${context()}; expected ${subcommand.actions.join(", ")}`)
+        continue
+      }
       if (subcommand !== undefined) {
         errors.push(`Unexpected positional argument: "${arg}"`)
         continue
@@ -259,7 +296,9 @@ export const parse = <S extends Subcommand>(
       continue
     }
     let value: string
-    if (equals !== -1) {
+    if (equals === -1 && option?.spec.kind === "flag") {
+      value = "true"
+    } else if (equals !== -1) {
       value = arg.slice(equals + 1)
     } else if (i + 1 < argv.length) {
       value = argv[++i]!
@@ -290,6 +329,9 @@ export const parse = <S extends Subcommand>(
     for (const key of Object.keys(values)) errors.push(`Unrecognized flag: --${specs[key as keyof Options].flag} ${context()}`)
   }
   if (subcommand === undefined && errors.length === 0) errors.push("Missing subcommand")
+  if (subcommand?.actions !== undefined && action === undefined && errors.length === 0) {
+    errors.push(`Missing action ${context()}: one of ${subcommand.actions.join(", ")}`)
+  }
   if (errors.length > 0 || subcommand === undefined) return { _tag: "Invalid", subcommand, errors }
-  return { _tag: "Run", subcommand, options: { ...defaults, ...values } as Options, logLevel }
+  return { _tag: "Run", subcommand, options: { ...defaults, ...values } as Options, logLevel, action }
 }

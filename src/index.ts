@@ -92,6 +92,6 @@ export * as ServerMetrics from "./server/ServerMetrics.ts"
 /**
  * Git's builtin filesystem monitor: a client for its daemon, and the protocol's server side.
  *
- * @since 0.4.0
+ * @since 0.2.0
  */
 export * as Fsmonitor from "./fsmonitor/Fsmonitor.ts"

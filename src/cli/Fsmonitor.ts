@@ -3,7 +3,7 @@
  * worktree, and print its answer: the token, then one path per line (`/`
  * when everything may have changed), or JSON.
  *
- * @since 0.4.0
+ * @since 0.2.0
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -16,7 +16,7 @@ import * as Output from "./Output.ts"
  * The answer as the command prints it: the token, then the paths one per
  * line, or `/` for the trivial answer; with `json`, one line of JSON.
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category formatting
  */
 export const render = (answer: Fsmonitor.Answer, json: boolean): string => {
@@ -28,7 +28,7 @@ export const render = (answer: Fsmonitor.Answer, json: boolean): string => {
 /**
  * Runs `action` against the daemon of `--worktree`.
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category commands
  */
 export const fsmonitor = (

@@ -20,7 +20,7 @@
  * relative, `/`-separated; a trailing `/` marks a directory whose whole
  * contents changed), then a flush.
  *
- * @since 0.4.0
+ * @since 0.2.0
  */
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
@@ -44,7 +44,7 @@ import * as Repository from "./internal/repository.ts"
  * `Trivial` (everything may have changed: rescan) or `Changed` with the
  * paths that changed since the token asked with (possibly none).
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category models
  */
 export type Answer =
@@ -54,7 +54,7 @@ export type Answer =
 /**
  * A token of the form `<prefix>:<id>:<seq>`.
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category models
  */
 export interface Token {
@@ -68,7 +68,7 @@ export interface Token {
  * empty one), an empty path, a last path without its NUL, `/` with other
  * paths, a path that is not worktree-relative, or bytes that are not UTF-8.
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category errors
  */
 export type DecodeFailure =
@@ -84,7 +84,7 @@ export type DecodeFailure =
  * its last query failed): no daemon can vouch for it, so the answer is
  * trivial and carries the daemon's current token.
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category constants
  */
 export const unknownToken = "builtin:fake"
@@ -93,7 +93,7 @@ export const unknownToken = "builtin:fake"
  * Whether a path of an answer names a directory whose whole contents
  * changed (Git marks those with a trailing `/`).
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category predicates
  */
 export const isDirectory = (path: string): boolean => path.endsWith("/")
@@ -109,7 +109,7 @@ export const isDirectory = (path: string): boolean => path.endsWith("/")
  * const answer = Fsmonitor.trivial("builtin:0.4242.20260101T000000.000000Z:7")
  * ```
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category constructors
  */
 export const trivial = (token: string): Answer => ({ _tag: "Trivial", token })
@@ -125,7 +125,7 @@ export const trivial = (token: string): Answer => ({ _tag: "Trivial", token })
  * const bytes = Fsmonitor.encodeAnswerMessage(answer)
  * ```
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category constructors
  */
 export const changed = (token: string, paths: ReadonlyArray<string>): Answer => ({ _tag: "Changed", token, paths })
@@ -151,7 +151,7 @@ export const changed = (token: string, paths: ReadonlyArray<string>): Answer => 
  * - `InvalidPath`: a path given to a {@link Journal} cannot be answered
  *   with (empty, absolute, or `/`).
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category errors
  */
 export class FsmonitorError extends Data.TaggedError("FsmonitorError")<{
@@ -195,7 +195,7 @@ export class FsmonitorError extends Data.TaggedError("FsmonitorError")<{
  * The worktree's repository could not be read: `git` failed or could not
  * run (not a worktree, a bare repository, no `git`).
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category errors
  */
 export class RepositoryError extends Data.TaggedError("RepositoryError")<{
@@ -219,7 +219,7 @@ export class RepositoryError extends Data.TaggedError("RepositoryError")<{
  * NUL, bytes that are not UTF-8, or `/` with other paths fails with a
  * {@link FsmonitorError} naming the fault; it never yields a wrong list.
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category decoding
  */
 export const decodeAnswer = (path: string, payload: Uint8Array): Effect.Effect<Answer, FsmonitorError> =>
@@ -231,7 +231,7 @@ export const decodeAnswer = (path: string, payload: Uint8Array): Effect.Effect<A
   })
 
 /**
- * @since 0.4.0
+ * @since 0.2.0
  * @category models
  */
 export interface QueryOptions {
@@ -273,7 +273,7 @@ const send = (path: string, request: string, options?: QueryOptions): Effect.Eff
  * Asks the daemon at `path` what changed since `token` (a token from an
  * earlier answer, or {@link unknownToken}).
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category requests
  */
 export const query = (path: string, token: string, options?: QueryOptions): Effect.Effect<Answer, FsmonitorError> =>
@@ -284,7 +284,7 @@ export const query = (path: string, token: string, options?: QueryOptions): Effe
  * (as after losing sync with the file system); the answer is trivial, with
  * the new token.
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category requests
  */
 export const flush = (path: string, options?: QueryOptions): Effect.Effect<Answer, FsmonitorError> => query(path, "flush", options)
@@ -292,14 +292,14 @@ export const flush = (path: string, options?: QueryOptions): Effect.Effect<Answe
 /**
  * Whether a daemon listens at `path`.
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category probing
  */
 export const isRunning = (path: string): Effect.Effect<boolean> =>
   Effect.map(Client.activeState(path), (state) => state === "Listening")
 
 /**
- * @since 0.4.0
+ * @since 0.2.0
  * @category models
  */
 export interface StopOptions {
@@ -313,7 +313,7 @@ export interface StopOptions {
  * Sends `quit` to the daemon at `path`, then waits until it no longer
  * listens. Fails with `NotRunning` when no daemon was there.
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category requests
  */
 export const stop = (path: string, options?: StopOptions): Effect.Effect<void, FsmonitorError> => {
@@ -337,7 +337,7 @@ export const stop = (path: string, options?: StopOptions): Effect.Effect<void, F
  * trivially (everything may have changed since the last step: rescan,
  * then carry on from `token`), or `Changed` with the paths that changed.
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category models
  */
 export type Change =
@@ -345,7 +345,7 @@ export type Change =
   | { readonly _tag: "Changed"; readonly token: string; readonly paths: ReadonlyArray<string> }
 
 /**
- * @since 0.4.0
+ * @since 0.2.0
  * @category models
  */
 export interface ChangesOptions<E = never, R = never> {
@@ -387,7 +387,7 @@ const changesWith = <E, R>(
  * the token the last answer gave. Quiet steps emit nothing. Interrupting
  * the stream cuts the query in flight.
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category streams
  */
 export const changes = <E = never, R = never>(
@@ -400,7 +400,7 @@ export const changes = <E = never, R = never>(
 // ---------------------------------------------------------------------------
 
 /**
- * @since 0.4.0
+ * @since 0.2.0
  * @category models
  */
 export interface LocateOptions {
@@ -417,7 +417,7 @@ export interface LocateOptions {
 /**
  * Where a worktree's daemon listens.
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category models
  */
 export interface Location {
@@ -449,7 +449,7 @@ const gitFailed = (worktree: string, failure: Repository.GitFailure) =>
  * })
  * ```
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category constructors
  */
 export const locate = (worktree: string, options?: LocateOptions): Effect.Effect<Location, RepositoryError> =>
@@ -472,7 +472,7 @@ export const locate = (worktree: string, options?: LocateOptions): Effect.Effect
   })
 
 /**
- * @since 0.4.0
+ * @since 0.2.0
  * @category models
  */
 export interface Options extends LocateOptions, QueryOptions {
@@ -485,7 +485,7 @@ export interface Options extends LocateOptions, QueryOptions {
 /**
  * A worktree's daemon, with every request bound to its socket.
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category models
  */
 export interface Fsmonitor extends Location {
@@ -519,7 +519,7 @@ const isNotRunning = (error: FsmonitorError) => error.reason === "NotRunning"
  * })
  * ```
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category constructors
  */
 export const make = (worktree: string, options?: Options): Effect.Effect<Fsmonitor, RepositoryError> =>
@@ -551,7 +551,7 @@ export const make = (worktree: string, options?: Options): Effect.Effect<Fsmonit
 // ---------------------------------------------------------------------------
 
 /**
- * @since 0.4.0
+ * @since 0.2.0
  * @category models
  */
 export interface JournalOptions {
@@ -589,7 +589,7 @@ interface Batch {
  * anything that is not such a token, gets the trivial answer: the journal
  * only vouches for what it saw.
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category server
  */
 export interface Journal {
@@ -619,7 +619,7 @@ export interface Journal {
  * })
  * ```
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category server
  */
 export const makeJournal = (options?: JournalOptions): Journal => {
@@ -673,7 +673,7 @@ export const makeJournal = (options?: JournalOptions): Journal => {
 }
 
 /**
- * @since 0.4.0
+ * @since 0.2.0
  * @category models
  */
 export interface HandlerOptions<E = never, R = never> {
@@ -691,7 +691,7 @@ export interface HandlerOptions<E = never, R = never> {
  * token alone, then `/` alone or the paths packed into as few packets as
  * fit.
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category server
  */
 export const encodeAnswer = (answer: Answer): ReadonlyArray<Uint8Array> => Codec.encodeAnswer(answer)
@@ -700,7 +700,7 @@ export const encodeAnswer = (answer: Answer): ReadonlyArray<Uint8Array> => Codec
  * The whole message for `answer`, framed, flush included: what a daemon
  * writes.
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category server
  */
 export const encodeAnswerMessage = (answer: Answer): Uint8Array =>
@@ -727,7 +727,7 @@ const text = new TextDecoder()
  * })
  * ```
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category server
  */
 export const handler = <E = never, R = never>(

@@ -3,7 +3,7 @@
  * a query (`<token>` NUL, then `/` NUL for "everything may have changed",
  * or one `<path>` NUL per changed path), in both directions.
  *
- * @since 0.4.0
+ * @since 0.2.0
  */
 import { MAX_PAYLOAD_SIZE } from "../../framing/PktLine.ts"
 import type { Answer, DecodeFailure, Token } from "../Fsmonitor.ts"
@@ -13,7 +13,7 @@ import type { Answer, DecodeFailure, Token } from "../Fsmonitor.ts"
 /**
  * A failed decoding: the reason and what was seen.
  *
- * @since 0.4.0
+ * @since 0.2.0
  */
 export interface Malformed {
   readonly _tag: "Malformed"
@@ -40,7 +40,7 @@ const isRelative = (path: string) => !path.startsWith("/")
  * no path may be empty, absolute, or not UTF-8, and `/` must be the only
  * entry when present. A malformed answer is never turned into a list.
  *
- * @since 0.4.0
+ * @since 0.2.0
  */
 export const decodeAnswer = (payload: Uint8Array): Answer | Malformed => {
   const fields: Array<string> = []
@@ -90,7 +90,7 @@ const terminated = (text: string): Uint8Array => {
  * as few chunks as fit in one packet each (a path longer than a packet
  * gets a chunk of its own, split across packets by the framing).
  *
- * @since 0.4.0
+ * @since 0.2.0
  */
 export const encodeAnswer = (answer: Answer): Array<Uint8Array> => {
   const token = terminated(answer.token)
@@ -113,7 +113,7 @@ export const encodeAnswer = (answer: Answer): Array<Uint8Array> => {
 }
 
 
-/** @since 0.4.0 */
+/** @since 0.2.0 */
 export const formatToken = (token: Token): string => `${token.prefix}:${token.id}:${token.seq}`
 
 const SEQ = /^(0|[1-9]\d*)$/
@@ -122,7 +122,7 @@ const SEQ = /^(0|[1-9]\d*)$/
  * Reads a token of the form `<prefix>:<id>:<seq>` with a decimal `seq`;
  * anything else (a V1 timestamp, `builtin:fake`) is `undefined`.
  *
- * @since 0.4.0
+ * @since 0.2.0
  */
 export const parseToken = (text: string): Token | undefined => {
   const first = text.indexOf(":")

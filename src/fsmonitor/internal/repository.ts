@@ -4,7 +4,7 @@
  * network file system (where a socket cannot live), in which case
  * `<fsmonitor.socketDir or ~>/.git-fsmonitor-<SHA-1 of the worktree path>`.
  *
- * @since 0.4.0
+ * @since 0.2.0
  */
 import { execFile } from "node:child_process"
 import { createHash } from "node:crypto"

@@ -18,7 +18,7 @@ import * as fs from "node:fs"
 import * as PktLine from "../framing/PktLine.ts"
 import * as Tracing from "../internal/Tracing.ts"
 import * as Connection from "../transport/Connection.ts"
-import { open as openConnection, type OpenOptions, roundTrip, type SocketConnection } from "../transport/internal/socketConnection.ts"
+import { close, open as openConnection, type OpenOptions, roundTrip, type SocketConnection } from "../transport/internal/socketConnection.ts"
 import * as FileIdentity from "../transport/internal/fileIdentity.ts"
 import type * as SocketPath from "../transport/SocketPath.ts"
 import { errnoOf, NODE_READ_SIZE, toBytes } from "../internal/Bytes.ts"
@@ -186,8 +186,6 @@ export const connect = (
 ): Effect.Effect<Connection.Connection, ConnectError, Scope.Scope> =>
   Effect.acquireRelease(open(path, options), close)
 
-/** Closes a connection made by {@link open}. */
-const close = (connection: SocketConnection) => Effect.sync(() => connection.socket.destroy())
 
 /**
  * Connects like {@link connect}, without a scope: the caller must destroy

@@ -108,7 +108,7 @@ export const connect = (
   path: string,
   options?: ConnectOptions
 ): Effect.Effect<Connection, TransportError | SocketPath.SocketPathError, Scope.Scope> =>
-  Effect.acquireRelease(internal.open(path, options), (connection) => Effect.sync(() => connection.socket.destroy()))
+  Effect.acquireRelease(internal.open(path, options), internal.close)
 
 /**
  * Sends one whole message: its data packets, then a flush.

@@ -70,7 +70,6 @@ type State = "reading" | "waiting" | "running" | "ending" | "closed"
 /** One connection and its one request. */
 class Exchange {
   state: State = "reading"
-  readonly socket: net.Socket
   readonly connection: SocketConnection
   readonly acceptedAt: number
   /** When the current state began, or the last progress the sweep saw. */
@@ -87,10 +86,13 @@ class Exchange {
   span: ServeSpan | undefined = undefined
 
   constructor(socket: net.Socket, path: string, now: number) {
-    this.socket = socket
     this.connection = new SocketConnection(socket, path)
     this.acceptedAt = now
     this.since = now
+  }
+
+  get socket(): net.Socket {
+    return this.connection.socket
   }
 
   /** Bytes of the response the kernel has taken, or `undefined` when nothing waits to go out. */

@@ -376,6 +376,9 @@ export class SocketConnection implements Connection {
   }
 }
 
+/** Closes a connection this module opened (its socket is the caller's to close). */
+export const close = (connection: SocketConnection): Effect.Effect<void> => Effect.sync(() => connection.socket.destroy())
+
 /**
  * Starts connecting to `address`: the connection exists at once, with its
  * reads wired from the first byte (the peer may answer before we hear that

@@ -12,6 +12,7 @@ import * as Client from "../../src/client/Client.ts"
 import { killAndWait, nodeBinary } from "../support/child.ts"
 import { waitUntil } from "../support/raw.ts"
 import { listening } from "../support/probe.ts"
+import { reachableCopy, reachableNode } from "../support/otherUser.ts"
 
 /** The compiled command line. */
 export const bin = fileURLToPath(new URL("../../dist/cli/bin.js", import.meta.url))
@@ -47,11 +48,13 @@ export interface CliOptions {
 
 /** Spawns `simple-ipc <args>` with standard output and error piped. */
 const spawnCli = (args: ReadonlyArray<string>, options: CliOptions | undefined) =>
-  spawn(nodeBinary, [bin, ...args], {
-    cwd: options?.cwd,
-    stdio: ["ignore", "pipe", "pipe"],
-    ...(options?.asOtherUser === true ? otherUser : {})
-  })
+  options?.asOtherUser === true
+    ? spawn(reachableNode(), [nodePath.join(reachableCopy(nodePath.dirname(bin)), nodePath.basename(bin)), ...args], {
+      cwd: options.cwd,
+      stdio: ["ignore", "pipe", "pipe"],
+      ...otherUser
+    })
+    : spawn(nodeBinary, [bin, ...args], { cwd: options?.cwd, stdio: ["ignore", "pipe", "pipe"] })
 
 /** Waits until the child has exited and its output is closed, collecting that output. */
 const completion = (child: ChildProcess) =>

@@ -16,6 +16,7 @@ import * as TestApplication from "../../src/testing/TestApplication.ts"
 import { text } from "../support/bytes.ts"
 import { killAndWait, nodeBinary, spawnScoped, supportFile } from "../support/child.ts"
 import { listening } from "../support/probe.ts"
+import { reachableCopy, reachableNode } from "../support/otherUser.ts"
 import { waitUntil } from "../support/raw.ts"
 import { socketPath, tempDir } from "../support/tempdir.ts"
 
@@ -45,7 +46,7 @@ const linesOf = (child: ChildProcess): Array<string> => {
 /** Spawns `node args` as another user for the life of the scope. */
 const spawnAs = (uid: number, args: ReadonlyArray<string>) =>
   Effect.acquireRelease(
-    Effect.sync(() => spawn(nodeBinary, args, { uid, gid: uid, stdio: ["pipe", "pipe", "inherit"] })),
+    Effect.sync(() => spawn(reachableNode(), args, { uid, gid: uid, stdio: ["pipe", "pipe", "inherit"] })),
     (child) => killAndWait(child, "SIGKILL")
   )
 
@@ -84,7 +85,7 @@ describe("no window before the socket is private", () => {
       // The other user may watch and list the directory, as in a shared one.
       fs.chmodSync(dir, 0o755)
       const path = nodePath.join(dir, "ipc.sock")
-      const snoop = yield* spawnAs(OTHER_UID, [supportFile("socketSnoop.ts"), dir])
+      const snoop = yield* spawnAs(OTHER_UID, [reachableCopy(supportFile("socketSnoop.ts")), dir])
       const seen = linesOf(snoop)
       yield* waitUntil(Effect.sync(() => seen.includes("watching")))
       const starter = yield* spawnScoped([supportFile("umaskStarter.ts"), path], { stdio: "pipe" })

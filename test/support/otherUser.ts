@@ -4,19 +4,25 @@
  * a 0700 temporary directory): another user could run neither the
  * project's Node nor a script from there. So they are linked or copied,
  * once per test file, into a directory of the OS temp dir that everyone
- * may enter, removed when the test process exits.
+ * may enter, removed after the file's tests.
  */
+import { afterAll } from "@effect/vitest"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as nodePath from "node:path"
 
 let stage: string | undefined
 
+// Registered while the importing test file is collected.
+afterAll(() => {
+  if (stage !== undefined) fs.rmSync(stage, { recursive: true, force: true })
+  stage = undefined
+})
+
 const stageDirectory = (): string => {
   if (stage !== undefined) return stage
   const made = fs.mkdtempSync(nodePath.join(os.tmpdir(), "sipc-other-user-"))
   fs.chmodSync(made, 0o755)
-  process.on("exit", () => fs.rmSync(made, { recursive: true, force: true }))
   return stage = made
 }
 

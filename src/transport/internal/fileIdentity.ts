@@ -16,13 +16,19 @@ import * as nodeFs from "node:fs"
 export interface Identity {
   readonly ino: number
   readonly dev: number
+  /**
+   * When the file was made (0 where the file system does not say): an
+   * inode number is reused as soon as its file is removed, so a socket
+   * made at once in our removed socket's place may have its number.
+   */
+  readonly birth: number
 }
 
 /**
  * @since 0.1.0
  * @category constructors
  */
-export const of = (stats: fs.Stats): Identity => ({ ino: stats.ino, dev: stats.dev })
+export const of = (stats: fs.Stats): Identity => ({ ino: stats.ino, dev: stats.dev, birth: stats.birthtimeMs })
 
 /**
  * Whether `path` still names the file `identity` (and, if given, passes
@@ -33,7 +39,8 @@ export const of = (stats: fs.Stats): Identity => ({ ino: stats.ino, dev: stats.d
  */
 export const isAt = (path: string, identity: Identity, check?: (stats: fs.Stats) => boolean): boolean => {
   const now = nodeFs.lstatSync(path, { throwIfNoEntry: false })
-  return now !== undefined && now.ino === identity.ino && now.dev === identity.dev && (check?.(now) ?? true)
+  return now !== undefined && now.ino === identity.ino && now.dev === identity.dev && now.birthtimeMs === identity.birth &&
+    (check?.(now) ?? true)
 }
 
 /**

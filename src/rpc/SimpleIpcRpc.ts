@@ -117,7 +117,7 @@ export const makeProtocolServer: (
  * import { Rpc, RpcGroup, RpcServer } from "effect/rpc"
  * import { Server, SimpleIpcRpc } from "effect-simple-ipc"
  *
- * class DivideByZero extends Schema.TaggedErrorClass<DivideByZero>()("DivideByZero", {}) {}
+ * class DivideByZero extends Schema.TaggedError<DivideByZero>()("DivideByZero", {}) {}
  *
  * class Calculator extends RpcGroup.make(
  *   Rpc.make("Divide", { payload: { a: Schema.Number, b: Schema.Number }, success: Schema.Number, error: DivideByZero }),

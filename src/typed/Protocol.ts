@@ -32,6 +32,12 @@
  * Fields a side does not know are ignored when decoding: a server may add
  * response fields without breaking older clients.
  *
+ * Commands defined here are served and called by `TypedServer` and
+ * `TypedClient`, which are retired in favour of effect/rpc over Simple IPC
+ * (`SimpleIpcRpc`): new code declares an `RpcGroup` instead. This module
+ * stays, unchanged, until the next minor version; the changelog has the
+ * migration.
+ *
  * @since 0.1.0
  */
 import * as Cause from "effect/Cause"
@@ -135,6 +141,7 @@ const NAME = /^[^\s]+$/
  * const Status = Protocol.command("status", { success: Schema.String })
  * ```
  *
+ * @deprecated Retired in favour of effect/rpc: declare the RPC with `Rpc.make` from `effect/rpc` (same options).
  * @since 0.1.0
  * @category constructors
  */
@@ -208,6 +215,7 @@ export type Commands<P extends AnyProtocol> = P extends Protocol<infer C> ? C : 
  * )
  * ```
  *
+ * @deprecated Retired in favour of effect/rpc: group the RPCs with `RpcGroup.make` from `effect/rpc`.
  * @since 0.1.0
  * @category constructors
  */

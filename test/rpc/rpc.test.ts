@@ -115,6 +115,9 @@ describe("failures of the transport", () => {
       assert.strictEqual(reason._tag, "SocketOpenError")
       assert.instanceOf((reason as { cause: unknown }).cause, Client.ConnectError)
       assert.strictEqual(((reason as { cause: Client.ConnectError }).cause).path, `${path}.nobody`)
+      // The message says what the connect error says: which path, and why.
+      assert.include(error.message, `${path}.nobody`)
+      assert.include(error.message, (reason as { cause: Client.ConnectError }).cause.message)
     }))
 })
 

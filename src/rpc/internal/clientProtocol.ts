@@ -13,6 +13,16 @@ const defect = (message: string, cause?: unknown) =>
   new RpcClientError.RpcClientError({ reason: new RpcClientError.RpcClientDefect({ message, cause }) })
 
 /**
+ * `reason` saying what `error` says: effect's socket errors have fixed
+ * messages ("An error occurred during Open"), where ours name the path and
+ * the system's reason, which a person needs to act.
+ */
+const tellingWhy = <A extends Socket.SocketErrorReason>(reason: A, error: unknown): A => {
+  if (error instanceof Error) Object.defineProperty(reason, "message", { value: error.message, configurable: true })
+  return reason
+}
+
+/**
  * A failure of the round trip as effect/rpc's client error, the failure
  * itself (with its path, errno and reason) kept as the reason's `cause`:
  * not connecting is an open error, a broken exchange a read or write error.
@@ -26,7 +36,7 @@ const asRpcClientError = (error: unknown): RpcClientError.RpcClientError => {
     : operation === "write"
     ? new Socket.SocketWriteError({ cause: error })
     : new Socket.SocketReadError({ cause: error })
-  return new RpcClientError.RpcClientError({ reason })
+  return new RpcClientError.RpcClientError({ reason: tellingWhy(reason, error) })
 }
 
 /** The protocol, sending every call through `client`. */

@@ -51,7 +51,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
-import { RpcClient, RpcServer } from "effect/rpc"
+import { RpcClient, type RpcGroup, RpcServer } from "effect/rpc"
 import * as AutoStart from "../client/AutoStart.ts"
 import * as Client from "../client/Client.ts"
 import * as Lifetime from "../server/internal/lifetime.ts"
@@ -184,8 +184,25 @@ export const layerProtocolServer = (
  * @since 0.3.0
  * @category constructors
  */
-export const makeProtocolClient: (client: Client.IpcClient["Service"]) => Effect.Effect<RpcClient.Protocol["Service"]> =
-  ClientProtocol.make
+export const makeProtocolClient: (
+  client: Client.IpcClient["Service"],
+  options?: ClientOptions
+) => Effect.Effect<RpcClient.Protocol["Service"]> = ClientProtocol.make
+
+/**
+ * What a client protocol may know of the calls it sends.
+ *
+ * `group`: the group whose calls go through it (or one of them). Its unary
+ * calls' responses are then read in one piece, which is faster (small
+ * calls cost about a third less); without it, every response is read as it
+ * arrives, which is right for unary and streamed calls alike.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface ClientOptions {
+  readonly group?: RpcGroup.Any | undefined
+}
 
 /**
  * A layer providing `RpcClient.Protocol` over the `Client.IpcClient` in
@@ -199,7 +216,9 @@ export const makeProtocolClient: (client: Client.IpcClient["Service"]) => Effect
  *
  * class Greeter extends RpcGroup.make(Rpc.make("Greet", { payload: { name: Schema.String }, success: Schema.String })) {}
  *
- * const Protocol = SimpleIpcRpc.layerProtocol.pipe(Layer.provide(Client.layer("/tmp/greeter.sock", { timeout: "5 seconds" })))
+ * const Protocol = SimpleIpcRpc.layerProtocol({ group: Greeter }).pipe(
+ *   Layer.provide(Client.layer("/tmp/greeter.sock", { timeout: "5 seconds" }))
+ * )
  *
  * const program = Effect.gen(function*() {
  *   const greeter = yield* RpcClient.make(Greeter)
@@ -210,14 +229,13 @@ export const makeProtocolClient: (client: Client.IpcClient["Service"]) => Effect
  * @since 0.3.0
  * @category layers
  */
-export const layerProtocol: Layer.Layer<RpcClient.Protocol, never, Client.IpcClient> = Layer.effect(
-  RpcClient.Protocol,
-  Effect.flatMap(Client.IpcClient, ClientProtocol.make)
-)
+export const layerProtocol = (options?: ClientOptions): Layer.Layer<RpcClient.Protocol, never, Client.IpcClient> =>
+  Layer.effect(RpcClient.Protocol, Effect.flatMap(Client.IpcClient, (client) => ClientProtocol.make(client, options)))
 
 /**
  * A layer providing `RpcClient.Protocol` for the server at `path`: every
- * call connects with Git's rules and `options` (see `Client.make`).
+ * call connects with Git's rules and `options` (see `Client.make`), and
+ * `options.group` makes its unary calls cheaper (see {@link ClientOptions}).
  *
  * @example
  * ```ts
@@ -234,14 +252,16 @@ export const layerProtocol: Layer.Layer<RpcClient.Protocol, never, Client.IpcCli
  *   const calculator = yield* RpcClient.make(Calculator)
  *   const sum = yield* calculator.Add({ a: 1, b: 2 }) // 3
  *   const items = yield* Stream.runCollect(calculator.Count({ to: 3 })) // [1, 2, 3]
- * }).pipe(Effect.scoped, Effect.provide(SimpleIpcRpc.layerProtocolClient("/tmp/calc.sock")))
+ * }).pipe(Effect.scoped, Effect.provide(SimpleIpcRpc.layerProtocolClient("/tmp/calc.sock", { group: Calculator })))
  * ```
  *
  * @since 0.3.0
  * @category layers
  */
-export const layerProtocolClient = (path: string, options?: Client.RequestOptions): Layer.Layer<RpcClient.Protocol> =>
-  Layer.effect(RpcClient.Protocol, ClientProtocol.make(Client.make(path, options)))
+export const layerProtocolClient = (
+  path: string,
+  options?: Client.RequestOptions & ClientOptions
+): Layer.Layer<RpcClient.Protocol> => Layer.effect(RpcClient.Protocol, ClientProtocol.make(Client.make(path, options), options))
 
 /**
  * A layer providing `RpcClient.Protocol` for the daemon at `path`, which
@@ -263,7 +283,8 @@ export const layerProtocolClient = (path: string, options?: Client.RequestOption
  *
  * const Protocol = SimpleIpcRpc.layerProtocolAutoStart("/tmp/calc.sock", {
  *   command: process.execPath,
- *   args: ["calc-daemon.js"]
+ *   args: ["calc-daemon.js"],
+ *   group: Calculator
  * })
  *
  * const program = Effect.gen(function*() {
@@ -277,9 +298,9 @@ export const layerProtocolClient = (path: string, options?: Client.RequestOption
  */
 export const layerProtocolAutoStart = (
   path: string,
-  options: AutoStart.Options
+  options: AutoStart.Options & ClientOptions
 ): Layer.Layer<RpcClient.Protocol, AutoStart.AutoStartError> =>
   Layer.effect(
     RpcClient.Protocol,
-    Effect.andThen(AutoStart.ensureRunning(path, options), ClientProtocol.make(AutoStart.make(path, options)))
+    Effect.andThen(AutoStart.ensureRunning(path, options), ClientProtocol.make(AutoStart.make(path, options), options))
   )

@@ -111,6 +111,11 @@ export const serve = (options?: Server.Options) =>
     return { path, observed }
   })
 
-/** A client of the calculator at `path`, for this scope. */
-export const client = (path: string, options?: Client.RequestOptions) =>
-  RpcClient.make(Calculator).pipe(Effect.provide(SimpleIpcRpc.layerProtocolClient(path, options)))
+/**
+ * A client of the calculator at `path`, for this scope; told the group
+ * (unary calls read in one piece) unless `group` is false.
+ */
+export const client = (path: string, options?: Client.RequestOptions & { readonly group?: false }) =>
+  RpcClient.make(Calculator).pipe(
+    Effect.provide(SimpleIpcRpc.layerProtocolClient(path, { ...options, group: options?.group === false ? undefined : Calculator }))
+  )

@@ -75,6 +75,16 @@ describe("calls", () => {
       assert.instanceOf(error, DivideByZero)
     }))
 
+  it.live("a client not told the group reads every response as it arrives: unary calls and streams alike", () =>
+    Effect.gen(function*() {
+      const { path } = yield* serve()
+      const calculator = yield* client(path, { group: false })
+      assert.strictEqual(yield* calculator.Add({ a: 1, b: 2 }), 3)
+      assert.instanceOf(yield* Effect.flip(calculator.Divide({ a: 1, b: 0 })), DivideByZero)
+      assert.deepStrictEqual(yield* Stream.runCollect(calculator.Count({ to: 3 })), [1, 2, 3])
+      assert.strictEqual((yield* Stream.runCollect(Stream.take(calculator.Endless(), 2))).length, 2)
+    }))
+
   it.live("concurrent calls from one client each get their own answer", () =>
     Effect.gen(function*() {
       const { path } = yield* serve()

@@ -3,7 +3,8 @@
  * `node bench/ipc/ours-rpc/client.ts <W1|W2> <socketPath> [k=v...]`.
  *
  * One `RpcClient` (built by the first, warm-up, request) over
- * `SimpleIpcRpc.layerProtocolClient`: every call is a round trip on a
+ * `SimpleIpcRpc.layerProtocolClient` (told the group, so that unary calls
+ * are read in one piece): every call is a round trip on a
  * connection of its own, as Simple IPC defines it, so W1's 8 concurrent
  * callers each connect per call, as in the pkt-line implementations.
  */
@@ -22,7 +23,7 @@ const clientFor = (socketPath: string): Promise<BenchClient> => {
   if (!client) {
     client = Effect.runPromise(
       Effect.gen(function*() {
-        const protocol = yield* Layer.build(SimpleIpcRpc.layerProtocolClient(socketPath, options))
+        const protocol = yield* Layer.build(SimpleIpcRpc.layerProtocolClient(socketPath, { ...options, group: BenchRpcs }))
         return yield* RpcClient.make(BenchRpcs).pipe(Effect.provideContext(protocol))
       }).pipe(Scope.provide(scope))
     )

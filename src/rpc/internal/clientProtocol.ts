@@ -3,7 +3,7 @@
  * round trip on a connection of its own, its response read as it arrives.
  */
 import * as Effect from "effect/Effect"
-import { RpcClient, RpcClientError, RpcSerialization } from "effect/rpc"
+import { type Rpc, RpcClient, RpcClientError, type RpcGroup, RpcSchema, RpcSerialization } from "effect/rpc"
 import type * as RpcMessage from "effect/rpc/RpcMessage"
 import * as Socket from "effect/socket/Socket"
 import type * as Client from "../../client/Client.ts"
@@ -39,9 +39,30 @@ const asRpcClientError = (error: unknown): RpcClientError.RpcClientError => {
   return new RpcClientError.RpcClientError({ reason: tellingWhy(reason, error) })
 }
 
+/** What the client knows of the calls it will send. */
+export interface Options {
+  /**
+   * The group the calls belong to. Its unary calls' responses are then
+   * read in one piece, which costs less than reading them as they arrive;
+   * without it, every response is read as it arrives (right for both).
+   */
+  readonly group?: RpcGroup.Any | undefined
+}
+
+/** The tags of the group's calls whose response is one value, not a stream. */
+const unaryTags = (group: RpcGroup.Any | undefined): ReadonlySet<string> => {
+  const tags = new Set<string>()
+  const requests = (group as RpcGroup.RpcGroup<Rpc.Any> | undefined)?.requests
+  requests?.forEach((rpc, tag) => {
+    if (!RpcSchema.isStreamSchema((rpc as Rpc.AnyWithProps).successSchema)) tags.add(tag)
+  })
+  return tags
+}
+
 /** The protocol, sending every call through `client`. */
-export const make = (client: Client.IpcClient["Service"]): Effect.Effect<RpcClient.Protocol["Service"]> =>
+export const make = (client: Client.IpcClient["Service"], options?: Options): Effect.Effect<RpcClient.Protocol["Service"]> =>
   RpcClient.Protocol.make((writeResponse) => {
+    const unary = unaryTags(options?.group)
     const call = (clientId: number, request: RpcMessage.RequestEncoded): Effect.Effect<void, RpcClientError.RpcClientError> =>
       Effect.suspend(() => {
         if (!Wire.isWireTag(request.tag)) {
@@ -51,7 +72,7 @@ export const make = (client: Client.IpcClient["Service"]): Effect.Effect<RpcClie
         const requestId = request.id
         const reader = new Wire.ResponseReader()
         const fail = (problem: string) => Effect.fail(defect(`could not read the response to '${request.tag}': ${problem}`))
-        return client.requestForEach(Wire.encodeRequest(request), (piece) => {
+        const read = (piece: Uint8Array) => {
           const items = reader.push(piece)
           if (!Array.isArray(items)) return fail((items as { readonly problem: string }).problem)
           // Waits while the caller's buffer is full: the next read waits with
@@ -61,7 +82,9 @@ export const make = (client: Client.IpcClient["Service"]): Effect.Effect<RpcClie
             requestId,
             values: items as unknown as readonly [unknown, ...Array<unknown>]
           })
-        }).pipe(
+        }
+        const bytes = Wire.encodeRequest(request)
+        return (unary.has(request.tag) ? Effect.flatMap(client.request(bytes), read) : client.requestForEach(bytes, read)).pipe(
           Effect.mapError(asRpcClientError),
           Effect.flatMap(() => {
             const exit = reader.end()

@@ -79,7 +79,7 @@ export * as TypedClient from "./typed/TypedClient.ts"
  * effect/rpc over Simple IPC: the server and client protocols that serve
  * and call any `RpcGroup` through a daemon socket.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 export * as SimpleIpcRpc from "./rpc/SimpleIpcRpc.ts"
 

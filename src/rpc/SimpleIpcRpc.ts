@@ -45,7 +45,7 @@
  * response 000a1\n2\n3\n0000
  * ```
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -86,7 +86,7 @@ import * as ServerProtocol from "./internal/serverProtocol.ts"
  * )
  * ```
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category constructors
  */
 export const makeProtocolServer: (
@@ -140,7 +140,7 @@ export const makeProtocolServer: (
  * NodeRuntime.runMain(Layer.launch(Daemon))
  * ```
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category layers
  */
 export const layerProtocolServer = (
@@ -181,7 +181,7 @@ export const layerProtocolServer = (
  * )
  * ```
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category constructors
  */
 export const makeProtocolClient: (
@@ -197,7 +197,7 @@ export const makeProtocolClient: (
  * calls cost about a third less); without it, every response is read as it
  * arrives, which is right for unary and streamed calls alike.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export interface ClientOptions {
@@ -226,7 +226,7 @@ export interface ClientOptions {
  * }).pipe(Effect.scoped, Effect.provide(Protocol))
  * ```
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category layers
  */
 export const layerProtocol = (options?: ClientOptions): Layer.Layer<RpcClient.Protocol, never, Client.IpcClient> =>
@@ -255,7 +255,7 @@ export const layerProtocol = (options?: ClientOptions): Layer.Layer<RpcClient.Pr
  * }).pipe(Effect.scoped, Effect.provide(SimpleIpcRpc.layerProtocolClient("/tmp/calc.sock", { group: Calculator })))
  * ```
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category layers
  */
 export const layerProtocolClient = (
@@ -293,7 +293,7 @@ export const layerProtocolClient = (
  * }).pipe(Effect.scoped, Effect.provide(Protocol))
  * ```
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category layers
  */
 export const layerProtocolAutoStart = (

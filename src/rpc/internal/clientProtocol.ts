@@ -72,8 +72,8 @@ export const make = (client: Client.IpcClient["Service"], options?: Options): Ef
         const requestId = request.id
         const reader = new Wire.ResponseReader()
         const fail = (problem: string) => Effect.fail(defect(`could not read the response to '${request.tag}': ${problem}`))
-        const read = (piece: Uint8Array) => {
-          const items = reader.push(piece)
+        const read = (piece: Uint8Array, whole?: boolean) => {
+          const items = reader.push(piece, whole)
           if (!Array.isArray(items)) return fail((items as { readonly problem: string }).problem)
           // Waits while the caller's buffer is full: the next read waits with
           // it, and the server's writes in turn.
@@ -84,7 +84,9 @@ export const make = (client: Client.IpcClient["Service"], options?: Options): Ef
           })
         }
         const bytes = Wire.encodeRequest(request)
-        return (unary.has(request.tag) ? Effect.flatMap(client.request(bytes), read) : client.requestForEach(bytes, read)).pipe(
+        return (unary.has(request.tag)
+          ? Effect.flatMap(client.request(bytes), (response) => read(response, true))
+          : client.requestForEach(bytes, read)).pipe(
           Effect.mapError(asRpcClientError),
           Effect.flatMap(() => {
             const exit = reader.end()

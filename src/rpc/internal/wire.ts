@@ -150,14 +150,20 @@ export const encodeDefect = (defect: unknown): string => DIE + (JSON.stringify(d
  * exit.
  */
 export class ResponseReader {
-  private readonly decoder = new TextDecoder("utf-8", { fatal: true })
+  /** Made for a response that comes in pieces, whose characters may be cut between two. */
+  private decoder: InstanceType<typeof TextDecoder> | undefined = undefined
   private rest = ""
 
-  /** The items whose lines `bytes` completes (none, often), or why they cannot be read. */
-  push(bytes: Uint8Array): ReadonlyArray<unknown> | { readonly problem: string } {
+  /**
+   * The items whose lines `bytes` completes (none, often), or why they
+   * cannot be read. `whole`: `bytes` is the whole response.
+   */
+  push(bytes: Uint8Array, whole = false): ReadonlyArray<unknown> | { readonly problem: string } {
     let text: string
     try {
-      text = this.rest + this.decoder.decode(bytes, { stream: true })
+      text = this.rest + (whole && this.decoder === undefined
+        ? utf8.decode(bytes)
+        : (this.decoder ??= new TextDecoder("utf-8", { fatal: true })).decode(bytes, { stream: true }))
     } catch {
       return { problem: "the response is not UTF-8 text" }
     }
@@ -183,7 +189,7 @@ export class ResponseReader {
   end(): RpcMessage.ExitEncoded<unknown, unknown> | { readonly problem: string } {
     let text: string
     try {
-      text = this.rest + this.decoder.decode()
+      text = this.rest + (this.decoder?.decode() ?? "")
     } catch {
       return { problem: "the response is not UTF-8 text" }
     }

@@ -19,7 +19,7 @@ const eof: RpcMessage.FromClientEncoded = { _tag: "Eof" }
 class Call {
   /** Set once the response's last part is written: anything after it has no reader. */
   private answered = false
-  /** Completed when the RPC server is done with this client, or failed when its connection broke. */
+  /** Completed when the call is answered (or the RPC server is done with this client), failed when its connection broke. */
   readonly done = Deferred.makeUnsafe<void, Connection.TransportError>()
   private readonly reply: Server.Reply
 
@@ -33,16 +33,23 @@ class Call {
       case "Chunk":
         return this.write(Wire.encodeChunk(response.values))
       case "Exit":
-        this.answered = true
-        return this.write(Wire.encodeExit(response.exit))
+        return this.finish(Wire.encodeExit(response.exit))
       case "Defect":
         // A defect of the connection is one of its only call.
-        this.answered = true
-        return this.write(Wire.encodeDefect(response.defect))
+        return this.finish(Wire.encodeDefect(response.defect))
       default:
         // Pongs and server-sent requests have no place on this wire.
         return Effect.void
     }
+  }
+
+  /**
+   * Writes the response's last part, and lets the connection end at once:
+   * its flush need not wait for the RPC server to be done with the client.
+   */
+  private finish(text: string): Effect.Effect<void> {
+    this.answered = true
+    return Effect.andThen(this.write(text), Deferred.succeed(this.done, undefined))
   }
 
   /**

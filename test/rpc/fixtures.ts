@@ -47,6 +47,8 @@ export class Calculator extends RpcGroup.make(
   /** Waits until interrupted, reporting both. */
   Rpc.make("Hang"),
   Rpc.make("Crash"),
+  /** Two items, then a defect. */
+  Rpc.make("CrashMidStream", { success: Schema.Int, stream: true }),
   Rpc.make("CountThenFail", { payload: { to: Schema.Int }, success: Schema.Int, error: DivideByZero, stream: true }),
   Rpc.make("WhoAmI", { success: Schema.String }).middleware(Authentication),
   Rpc.make("Stop")
@@ -92,6 +94,7 @@ export const handlers = (observed: Observed) =>
         Effect.onInterrupt(() => Deferred.succeed(observed.interrupted, undefined))
       ),
     Crash: () => Effect.die(new Error("the handler crashed")),
+    CrashMidStream: () => Stream.concat(Stream.make(1, 2), Stream.die(new Error("the stream crashed"))),
     CountThenFail: ({ to }) => Stream.concat(Stream.range(1, to), Stream.fail(new DivideByZero({ dividend: to }))),
     WhoAmI: () => CurrentUser.use(Effect.succeed),
     Stop: () => Server.IpcServer.use((server) => server.stop)

@@ -85,6 +85,18 @@ describe("calls", () => {
       assert.strictEqual((yield* Stream.runCollect(Stream.take(calculator.Endless(), 2))).length, 2)
     }))
 
+  it.live("a stream that dies after some items delivers them, then the defect", () =>
+    Effect.gen(function*() {
+      const { path } = yield* serve()
+      const seen: Array<number> = []
+      const exit = yield* Effect.exit(
+        Stream.runForEach((yield* client(path)).CrashMidStream(), (n) => Effect.sync(() => seen.push(n)))
+      )
+      assert.deepStrictEqual(seen, [1, 2])
+      assert.isTrue(Exit.isFailure(exit) && Cause.hasDies(exit.cause))
+      assert.include(String((Cause.squash((exit as Exit.Failure<void, unknown>).cause) as Error).message), "the stream crashed")
+    }))
+
   it.live("concurrent calls from one client each get their own answer", () =>
     Effect.gen(function*() {
       const { path } = yield* serve()

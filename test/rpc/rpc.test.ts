@@ -8,6 +8,7 @@ import { Cause, Deferred, Effect, Exit, Fiber, Stream, Tracer } from "effect"
 import { RpcClient, RpcClientError } from "effect/rpc"
 import * as SimpleIpcRpc from "../../src/rpc/SimpleIpcRpc.ts"
 import * as Client from "../../src/client/Client.ts"
+import { cli, lines } from "../cli/harness.ts"
 import { bytes, text } from "../support/bytes.ts"
 import * as net from "node:net"
 import * as Raw from "../support/raw.ts"
@@ -203,6 +204,15 @@ describe("the wire, from a shell", () => {
         yield* raw(path, `@headers [["x-user","bob"]]\nWhoAmI`),
         `"bob"`
       )
+    }))
+
+  it.live("`simple-ipc send --token='<tag> <JSON>'` makes a call and prints its answer", () =>
+    Effect.gen(function*() {
+      const { path } = yield* serve()
+      const send = (token: string) => Effect.map(cli(["send", `--name=${path}`, `--token=${token}`]), lines)
+      assert.deepStrictEqual(yield* send(`Add {"a":1,"b":2}`), ["3"])
+      assert.deepStrictEqual(yield* send(`Divide {"a":4,"b":0}`), [`fail {"_tag":"DivideByZero","dividend":4}`])
+      assert.deepStrictEqual(yield* send(`Count {"to":3}`), ["1", "2", "3", ""])
     }))
 
   it.live("what the server cannot serve is answered with a `die` line", () =>

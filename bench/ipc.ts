@@ -83,6 +83,14 @@ export const implementations: Record<string, Implementation> = {
     note: "the raw-node server and client, the client in a process that has imported this library (and so " +
       "Effect) without using it: the cost of an Effect-sized heap alone to a client that allocates a buffer per read"
   },
+  "ours-rpc": {
+    serverArgs: (socketPath) => [here("./ipc/ours-rpc/server.ts"), socketPath],
+    clientScript: here("./ipc/ours-rpc/client.ts"),
+    workloads: ["W1", "W2"],
+    note: "this library's effect/rpc transport: the effect-rpc group and handlers served by RpcServer.layer on " +
+      "SimpleIpcRpc.layerProtocolServer, called by one RpcClient on SimpleIpcRpc.layerProtocolClient; every call " +
+      "a connection of its own, as in W1"
+  },
   "effect-rpc": {
     serverArgs: (socketPath) => [here("./ipc/effect-rpc/server.ts"), socketPath],
     clientScript: here("./ipc/effect-rpc/client.ts"),

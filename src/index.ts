@@ -76,6 +76,14 @@ export * as TypedServer from "./typed/TypedServer.ts"
 export * as TypedClient from "./typed/TypedClient.ts"
 
 /**
+ * effect/rpc over Simple IPC: the server and client protocols that serve
+ * and call any `RpcGroup` through a daemon socket.
+ *
+ * @since 0.2.0
+ */
+export * as SimpleIpcRpc from "./rpc/SimpleIpcRpc.ts"
+
+/**
  * Starting a daemon on demand when a client finds none.
  *
  * @since 0.1.0

@@ -1,5 +1,5 @@
 /**
- * What the file-change monitor answers, as a typed protocol. On the wire:
+ * What the file-change monitor answers, as an effect/rpc group. On the wire:
  *
  *     changes {"since":"<token>"}  ->  {"token":"...","fullRescan":false,"paths":["a.txt"]}
  *     stop                         ->  (nothing; the daemon exits)
@@ -8,7 +8,7 @@
  * talks to it too.
  */
 import { Schema } from "effect"
-import { Protocol } from "effect-simple-ipc"
+import { Rpc, RpcGroup } from "effect/rpc"
 
 /** The answer to "what changed since token T". */
 export const Changes = Schema.Struct({
@@ -26,7 +26,7 @@ export const Changes = Schema.Struct({
 
 export type Changes = typeof Changes.Type
 
-export const MonitorProtocol = Protocol.make(
-  Protocol.command("changes", { payload: Schema.Struct({ since: Schema.String }), success: Changes }),
-  Protocol.command("stop")
-)
+export class MonitorRpcs extends RpcGroup.make(
+  Rpc.make("changes", { payload: { since: Schema.String }, success: Changes }),
+  Rpc.make("stop")
+) {}

@@ -14,10 +14,10 @@
 import { NodeRuntime } from "@effect/platform-node"
 import { Effect } from "effect"
 import { fileURLToPath } from "node:url"
-import { AutoStart, Client, TypedClient } from "effect-simple-ipc"
+import { AutoStart, Client } from "effect-simple-ipc"
 import * as Daemon from "./Daemon.ts"
+import * as MonitorClient from "./MonitorClient.ts"
 import type { Changes } from "./Protocol.ts"
-import { MonitorProtocol } from "./Protocol.ts"
 
 const usage = `usage: main.ts serve <root> <socket>
        main.ts changes <socket> <token> [--start=<root>]
@@ -35,10 +35,10 @@ const changes = (socket: string, token: string, start: string | undefined) => {
     command: process.execPath,
     args: [fileURLToPath(import.meta.url), "serve", start, socket]
   })
-  return Effect.flatMap(TypedClient.make(MonitorProtocol, transport).changes({ since: token }), (answer) => print(format(answer)))
+  return Effect.flatMap(MonitorClient.make(transport).changes({ since: token }), (answer) => print(format(answer)))
 }
 
-const stop = (socket: string) => TypedClient.make(MonitorProtocol, Client.make(socket)).stop()
+const stop = (socket: string) => MonitorClient.make(Client.make(socket)).stop()
 
 const main = (args: ReadonlyArray<string>): Effect.Effect<unknown, { readonly message: string }> => {
   const [command, ...rest] = args

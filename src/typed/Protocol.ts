@@ -32,6 +32,12 @@
  * Fields a side does not know are ignored when decoding: a server may add
  * response fields without breaking older clients.
  *
+ * Commands defined here are served and called by `TypedServer` and
+ * `TypedClient`, which are retired in favour of effect/rpc over Simple IPC
+ * (`SimpleIpcRpc`): new code declares an `RpcGroup` instead. This module
+ * stays, unchanged, until the next minor version; the changelog has the
+ * migration.
+ *
  * @since 0.1.0
  */
 import * as Cause from "effect/Cause"
@@ -39,6 +45,7 @@ import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import * as SchemaIssue from "effect/SchemaIssue"
+import * as Json from "../rpc/internal/json.ts"
 
 /**
  * A schema that can cross the wire: encoding and decoding need no services.
@@ -134,6 +141,7 @@ const NAME = /^[^\s]+$/
  * const Status = Protocol.command("status", { success: Schema.String })
  * ```
  *
+ * @deprecated Retired in favour of effect/rpc: declare the RPC with `Rpc.make` from `effect/rpc` (same options).
  * @since 0.1.0
  * @category constructors
  */
@@ -207,6 +215,7 @@ export type Commands<P extends AnyProtocol> = P extends Protocol<infer C> ? C : 
  * )
  * ```
  *
+ * @deprecated Retired in favour of effect/rpc: group the RPCs with `RpcGroup.make` from `effect/rpc`.
  * @since 0.1.0
  * @category constructors
  */
@@ -270,32 +279,7 @@ export class IpcError extends Schema.TaggedError<IpcError>()("IpcError", {
  * @since 0.2.0
  * @category constants
  */
-export const maxJsonDepth = 512
-
-/**
- * Whether JSON text nests arrays and objects more than `max` deep. A scan
- * of the text, brackets inside strings aside; text too short to nest that
- * deep is not scanned.
- */
-const nestsDeeperThan = (text: string, max: number): boolean => {
-  if (text.length <= max) return false
-  let depth = 0
-  let inString = false
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i)
-    if (inString) {
-      if (c === 0x5c) i++ // a backslash escapes the next character
-      else if (c === 0x22) inString = false
-    } else if (c === 0x22) {
-      inString = true
-    } else if (c === 0x5b || c === 0x7b) {
-      if (++depth > max) return true
-    } else if (c === 0x5d || c === 0x7d) {
-      depth--
-    }
-  }
-  return false
-}
+export const maxJsonDepth = Json.maxJsonDepth
 
 /**
  * Whether `error`, thrown by a Schema codec or JSON.stringify, is the
@@ -309,13 +293,6 @@ const isStackExhausted = (error: unknown): boolean => {
 }
 
 const TOO_DEEP = "nested too deeply to decode"
-
-/**
- * `text` as it may be echoed in an error: at most `max` characters, the
- * length said when it is cut, so that a request cannot make its error
- * reply as large as itself.
- */
-const clip = (text: string, max: number) => text.length > max ? `${text.slice(0, max)}… (${text.length} characters)` : text
 
 /** The longest command name echoed in an error. */
 const ECHOED_NAME = 64
@@ -353,18 +330,18 @@ const toJson = (schema: Codec, value: unknown): Result.Result<string, string> =>
 const fromJson = <S extends Codec>(schema: S, text: string): Result.Result<S["Type"], string> => {
   let parsed: unknown = null
   if (text.trim() !== "") {
-    if (nestsDeeperThan(text, maxJsonDepth)) return Result.fail(`${TOO_DEEP}: JSON nested more than ${maxJsonDepth} deep`)
+    if (Json.nestsDeeperThan(text, maxJsonDepth)) return Result.fail(`${TOO_DEEP}: JSON nested more than ${maxJsonDepth} deep`)
     try {
       parsed = JSON.parse(text)
     } catch (error) {
-      return Result.fail(`not valid JSON (${clip((error as Error).message, ECHOED_TEXT)}): ${clip(text, 200)}`)
+      return Result.fail(`not valid JSON (${Json.clip((error as Error).message, ECHOED_TEXT)}): ${Json.clip(text, 200)}`)
     }
   }
   try {
     return Result.mapError(
       Schema.decodeUnknownResult(jsonCodec(schema), { errors: "all" })(parsed),
       (error) =>
-        clip(text.trim() === "" ? `no JSON given (read as null): ${formatIssue(error.issue)}` : formatIssue(error.issue), ECHOED_TEXT)
+        Json.clip(text.trim() === "" ? `no JSON given (read as null): ${formatIssue(error.issue)}` : formatIssue(error.issue), ECHOED_TEXT)
     )
   } catch (error) {
     if (isStackExhausted(error)) return Result.fail(`${TOO_DEEP}: the stack ran out`)
@@ -423,7 +400,7 @@ export const decodeRequest = <C extends AnyCommand>(
   if (command === undefined) {
     const known = protocol.commands.map((c) => c.name).join(", ")
     return Effect.fail(
-      new IpcError({ reason: "UnknownCommand", command: clip(name, ECHOED_NAME), detail: `known commands: ${known}` })
+      new IpcError({ reason: "UnknownCommand", command: Json.clip(name, ECHOED_NAME), detail: `known commands: ${known}` })
     )
   }
   return Result.match(fromJson(command.payload, json), {

@@ -3,6 +3,11 @@
  * request and returning the typed response as an Effect (or a Stream, for
  * a streamed command), over any byte-level transport.
  *
+ * Retired in favour of effect/rpc over Simple IPC: call an `RpcGroup` with
+ * `RpcClient.make` on `SimpleIpcRpc.layerProtocolClient`. This module
+ * stays, unchanged, until the next minor version; the changelog has the
+ * migration.
+ *
  * @since 0.1.0
  */
 import type * as Context from "effect/Context"
@@ -95,6 +100,7 @@ const streamMethod = <E>(command: Protocol.AnyCommand, transport: Transport<E>) 
  * })
  * ```
  *
+ * @deprecated Retired in favour of effect/rpc: call an `RpcGroup` with `RpcClient.make` on `SimpleIpcRpc.layerProtocolClient`.
  * @since 0.1.0
  * @category constructors
  */
@@ -125,6 +131,7 @@ export const make = <P extends Protocol.AnyProtocol, E>(protocol: P, transport: 
  * }
  * ```
  *
+ * @deprecated Retired in favour of effect/rpc: call an `RpcGroup` with `RpcClient.make` on `SimpleIpcRpc.layerProtocolClient`.
  * @since 0.1.0
  * @category layers
  */

@@ -3,6 +3,11 @@
  * request and answering with a typed value (or a stream of them). The
  * result is an ordinary Simple IPC server, as a `Layer` or a scoped value.
  *
+ * Retired in favour of effect/rpc over Simple IPC: serve an `RpcGroup`
+ * with `RpcServer.layer` on `SimpleIpcRpc.layerProtocolServer`. This
+ * module stays, unchanged, until the next minor version; the changelog has
+ * the migration.
+ *
  * @since 0.1.0
  */
 import * as Cause from "effect/Cause"
@@ -88,6 +93,7 @@ class Declared {
  *   new TextDecoder().decode(request) === "version" ? reply("1.0.0") : typed(request, reply))
  * ```
  *
+ * @deprecated Retired in favour of effect/rpc: serve an `RpcGroup` with `RpcServer.layer` on `SimpleIpcRpc.layerProtocolServer`.
  * @since 0.1.0
  * @category constructors
  */
@@ -193,6 +199,7 @@ const describe = (defect: unknown): string => defect instanceof Error ? defect.m
  * )
  * ```
  *
+ * @deprecated Retired in favour of effect/rpc: serve an `RpcGroup` with `RpcServer.make` on `SimpleIpcRpc.makeProtocolServer`.
  * @since 0.1.0
  * @category constructors
  */
@@ -244,6 +251,7 @@ export const make = <P extends Protocol.AnyProtocol, H extends Handlers<P>>(
  * Effect.runFork(daemon) // ends once a client sends `stop`
  * ```
  *
+ * @deprecated Retired in favour of effect/rpc: serve an `RpcGroup` with `RpcServer.layer` on `SimpleIpcRpc.layerProtocolServer`, launched.
  * @since 0.1.0
  * @category running
  */
@@ -291,6 +299,7 @@ export const run = <P extends Protocol.AnyProtocol, H extends Handlers<P>>(
  * NodeRuntime.runMain(Layer.launch(CalculatorLive))
  * ```
  *
+ * @deprecated Retired in favour of effect/rpc: serve an `RpcGroup` with `RpcServer.layer` on `SimpleIpcRpc.layerProtocolServer`.
  * @since 0.1.0
  * @category layers
  */

@@ -15,9 +15,8 @@ import * as fs from "node:fs"
 import * as nodePath from "node:path"
 import { fileURLToPath } from "node:url"
 import * as Daemon from "../../examples/monitor/Daemon.ts"
-import { MonitorProtocol } from "../../examples/monitor/Protocol.ts"
+import * as MonitorClient from "../../examples/monitor/MonitorClient.ts"
 import * as Client from "../../src/client/Client.ts"
-import * as TypedClient from "../../src/typed/TypedClient.ts"
 import { nodeBinary, spawnScoped } from "../support/child.ts"
 import { waitUntil } from "../support/raw.ts"
 import { tempDir } from "../support/tempdir.ts"
@@ -35,7 +34,7 @@ const monitored = Effect.gen(function*() {
     fs.writeFileSync(nodePath.join(root, name), `${name}\n`)
   }
   yield* Layer.build(Daemon.layer(root, socket))
-  const client = TypedClient.make(MonitorProtocol, Client.make(socket))
+  const client = MonitorClient.make(Client.make(socket))
   const file = (name: string) => nodePath.join(root, name)
   return { root, socket, client, file }
 })
@@ -162,7 +161,7 @@ describe("the monitor's command line", () => {
 
       fs.writeFileSync(nodePath.join(root, "hello.txt"), "hello\n")
       fs.unlinkSync(nodePath.join(root, "bye.txt"))
-      const client = TypedClient.make(MonitorProtocol, Client.make(socket))
+      const client = MonitorClient.make(Client.make(socket))
       yield* waitUntil(Effect.map(client.changes({ since: token! }), (answer) => answer.paths.includes("bye.txt")))
       const second = yield* cli("changes", socket, token!)
       assert.strictEqual(second.code, 0, second.stderr)
@@ -190,7 +189,7 @@ describe("the monitor's command line", () => {
       yield* Effect.addFinalizer(() =>
         Effect.gen(function*() {
           if (!(yield* listening(socket))) return
-          yield* TypedClient.make(MonitorProtocol, Client.make(socket)).stop()
+          yield* MonitorClient.make(Client.make(socket)).stop()
           yield* waitUntil(Effect.map(listening(socket), (up) => !up))
         }).pipe(Effect.orDie)
       )

@@ -1,0 +1,124 @@
+/**
+ * An effect/rpc group exercising every kind of call, its handlers, a
+ * middleware that reads a header, and helpers to serve it at a fresh
+ * socket and call it.
+ */
+import { Context, Deferred, Effect, Layer, Schema, Stream } from "effect"
+import { Rpc, RpcClient, RpcGroup, RpcMiddleware, RpcServer } from "effect/rpc"
+import * as Client from "../../src/client/Client.ts"
+import * as SimpleIpcRpc from "../../src/rpc/SimpleIpcRpc.ts"
+import * as Server from "../../src/server/Server.ts"
+import { socketPath } from "../support/tempdir.ts"
+
+export class DivideByZero extends Schema.TaggedError<DivideByZero>()("DivideByZero", {
+  dividend: Schema.Number
+}) {}
+
+export class Unauthorized extends Schema.TaggedError<Unauthorized>()("Unauthorized", {
+  detail: Schema.String
+}) {}
+
+/** Who made the call, as the middleware read it from the `x-user` header. */
+export class CurrentUser extends Context.Service<CurrentUser, string>()("test/CurrentUser") {}
+
+/** Reads the `x-user` header; fails the call without one. */
+export class Authentication extends RpcMiddleware.Service<Authentication, { provides: CurrentUser }>()(
+  "test/Authentication",
+  { error: Unauthorized }
+) {}
+
+export const AuthenticationLive = Layer.succeed(Authentication, (effect, { headers }) => {
+  const user = headers["x-user"]
+  return user === undefined
+    ? Effect.fail(new Unauthorized({ detail: "no x-user header" }))
+    : Effect.provideService(effect, CurrentUser, user)
+})
+
+const Pair = { a: Schema.Number, b: Schema.Number }
+
+export class Calculator extends RpcGroup.make(
+  Rpc.make("Add", { payload: Pair, success: Schema.Number }),
+  Rpc.make("Divide", { payload: Pair, success: Schema.Number, error: DivideByZero }),
+  /** No payload; a date in the answer. */
+  Rpc.make("Status", { success: Schema.Struct({ version: Schema.String, since: Schema.Date }) }),
+  Rpc.make("Count", { payload: { to: Schema.Int }, success: Schema.Int, stream: true }),
+  /** Items as long as the client reads them; `produced` counts them. */
+  Rpc.make("Endless", { success: Schema.String, stream: true }),
+  /** Waits until interrupted, reporting both. */
+  Rpc.make("Hang"),
+  Rpc.make("Crash"),
+  /** Two items, then a defect. */
+  Rpc.make("CrashMidStream", { success: Schema.Int, stream: true }),
+  Rpc.make("CountThenFail", { payload: { to: Schema.Int }, success: Schema.Int, error: DivideByZero, stream: true }),
+  Rpc.make("WhoAmI", { success: Schema.String }).middleware(Authentication),
+  Rpc.make("Stop")
+) {}
+
+/** What the handlers let a test observe. */
+export interface Observed {
+  /** Items `Endless` has produced. */
+  produced: number
+  /** Completed when `Endless` or `Hang` starts. */
+  readonly started: Deferred.Deferred<void>
+  /** Completed when `Endless` or `Hang` is interrupted. */
+  readonly interrupted: Deferred.Deferred<void>
+}
+
+export const makeObserved = Effect.gen(function*() {
+  return { produced: 0, started: yield* Deferred.make<void>(), interrupted: yield* Deferred.make<void>() } as Observed
+})
+
+export const since = new Date("2024-01-02T03:04:05.000Z")
+
+/** A line long enough that a few hundred fill a socket's buffers. */
+const LINE = "x".repeat(1000)
+
+export const handlers = (observed: Observed) =>
+  Calculator.toLayer({
+    Add: ({ a, b }) => Effect.succeed(a + b),
+    Divide: ({ a, b }) => b === 0 ? Effect.fail(new DivideByZero({ dividend: a })) : Effect.succeed(a / b),
+    Status: () => Effect.succeed({ version: "1.2.3", since }),
+    Count: ({ to }) => Stream.range(1, to),
+    Endless: () =>
+      Stream.fromEffect(Deferred.succeed(observed.started, undefined)).pipe(
+        Stream.drain,
+        Stream.concat(Stream.fromEffectRepeat(Effect.sync(() => {
+          observed.produced++
+          return LINE
+        }))),
+        Stream.onExit((exit) => exit._tag === "Failure" ? Deferred.succeed(observed.interrupted, undefined) : Effect.void)
+      ),
+    Hang: () =>
+      Deferred.succeed(observed.started, undefined).pipe(
+        Effect.andThen(Effect.never),
+        Effect.onInterrupt(() => Deferred.succeed(observed.interrupted, undefined))
+      ),
+    Crash: () => Effect.die(new Error("the handler crashed")),
+    CrashMidStream: () => Stream.concat(Stream.make(1, 2), Stream.die(new Error("the stream crashed"))),
+    CountThenFail: ({ to }) => Stream.concat(Stream.range(1, to), Stream.fail(new DivideByZero({ dividend: to }))),
+    WhoAmI: () => CurrentUser.use(Effect.succeed),
+    Stop: () => Server.IpcServer.use((server) => server.stop)
+  })
+
+/** The calculator served at a fresh socket in this scope; its path and what its handlers saw. */
+export const serve = (options?: Server.Options) =>
+  Effect.gen(function*() {
+    const path = yield* socketPath()
+    const observed = yield* makeObserved
+    yield* Layer.build(
+      RpcServer.layer(Calculator).pipe(
+        Layer.provide([handlers(observed), AuthenticationLive]),
+        Layer.provide(SimpleIpcRpc.layerProtocolServer(path, options))
+      )
+    )
+    return { path, observed }
+  })
+
+/**
+ * A client of the calculator at `path`, for this scope; told the group
+ * (unary calls read in one piece) unless `group` is false.
+ */
+export const client = (path: string, options?: Client.RequestOptions & { readonly group?: false }) =>
+  RpcClient.make(Calculator).pipe(
+    Effect.provide(SimpleIpcRpc.layerProtocolClient(path, { ...options, group: options?.group === false ? undefined : Calculator }))
+  )

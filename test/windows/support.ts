@@ -1,0 +1,57 @@
+/**
+ * Helpers of the Windows suite, which Windows Node runs (under Wine in CI,
+ * see `scripts/test-windows.ts`) with `node --test`: the library as
+ * published (`dist/`, through the package's own exports), the command line
+ * as installed (`dist/cli/bin.js`).
+ */
+import { Client } from "effect-simple-ipc"
+import { Duration, Effect, type Scope } from "effect"
+import { type ChildProcess, spawn } from "node:child_process"
+import { fileURLToPath } from "node:url"
+import { killAndWait } from "../support/child.ts"
+import { waitUntil } from "../support/raw.ts"
+
+export { socketPath as pipePath, tempDir } from "../support/tempdir.ts"
+
+/** Runs one test's program; its resources are released when it ends, whatever the outcome. */
+export const run = <A, E>(program: Effect.Effect<A, E, Scope.Scope>): Promise<A> => Effect.runPromise(Effect.scoped(program))
+
+/** The compiled command line. */
+const bin = fileURLToPath(new URL("../../dist/cli/bin.js", import.meta.url))
+
+export interface Run {
+  readonly code: number | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+/** Waits until the child has exited and its output is closed, collecting that output. */
+const completion = (child: ChildProcess) =>
+  Effect.callback<Run>((resume) => {
+    let stdout = ""
+    let stderr = ""
+    child.stdout!.on("data", (chunk: Buffer) => (stdout += chunk.toString("latin1")))
+    child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
+    child.once("close", (code) => resume(Effect.succeed({ code, stdout, stderr })))
+  })
+
+/** `simple-ipc <args>` run to its end, with its output. */
+export const cli = (...args: ReadonlyArray<string>): Effect.Effect<Run> =>
+  Effect.suspend(() => completion(spawn(process.execPath, [bin, ...args], { stdio: ["ignore", "pipe", "pipe"] })))
+
+/**
+ * `simple-ipc run-daemon` in a child process for the life of the scope,
+ * once it is listening; killed at the end of the scope if it is still
+ * running. `exit` is its run to the end.
+ */
+export const runDaemon = (path: string): Effect.Effect<{ readonly exit: Effect.Effect<Run> }, Error, Scope.Scope> =>
+  Effect.gen(function*() {
+    const child = yield* Effect.acquireRelease(
+      Effect.sync(() => spawn(process.execPath, [bin, "run-daemon", `--name=${path}`], { stdio: ["ignore", "pipe", "pipe"] })),
+      (child) => killAndWait(child, "SIGKILL")
+    )
+    const exit = yield* Effect.cached(completion(child))
+    yield* Effect.forkScoped(exit)
+    yield* waitUntil(Effect.map(Client.activeState(path), (state) => state === "Listening"), Duration.seconds(30))
+    return { exit }
+  })

@@ -137,9 +137,10 @@ export interface ConnectOptions {
 
 /**
  * Whether an errno means "a socket is there but nobody accepts right now":
- * refused (no listener on the socket, or not yet), or a busy server, a
- * Windows pipe whose instances are all taken included, as Git's Windows
- * client counts it.
+ * refused (no listener on the socket, or not yet), or a busy server. A
+ * Windows pipe whose instances are all taken is busy, as Git's Windows
+ * client counts it: Node waits for a free instance itself, and answers
+ * `ETIMEDOUT` when none comes within 30 s (`EBUSY` should it not wait).
  */
 const isNotListening = (errno: string) => errno === "ECONNREFUSED" || isBusy(errno)
 

@@ -4,13 +4,14 @@
  * Windows has its own way of giving. Run by `npm run test:windows`.
  */
 import { Client, type Connection, Listener, Protocol, Server, SocketPath, TypedClient, TypedServer } from "effect-simple-ipc"
-import { Deferred, Effect, Exit, Fiber, Schema } from "effect"
+import { Deferred, Duration, Effect, Exit, Fiber, Schema } from "effect"
 import * as assert from "node:assert/strict"
 import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as nodePath from "node:path"
 import { test } from "node:test"
-import { pipePath, run, tempDir } from "./support.ts"
+import { waitUntil } from "../support/raw.ts"
+import { listeningAt, pipePath, run, spawnScript, tempDir } from "./support.ts"
 
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes)
 const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex")
@@ -164,4 +165,30 @@ test("a path whose pipe name is longer than Windows allows fails with a typed er
     assert.ok(error instanceof Client.ConnectError, String(error))
     assert.equal(error.reason, "InvalidPath")
     assert.equal(yield* Client.activeState(tooLong), "InvalidPath")
+  })))
+
+// Node keeps a few pipe instances waiting; with the server's loop stopped,
+// none is re-armed, and the clients beyond them find the pipe busy. Node
+// then waits for a free instance itself (up to 30 s, as Git's client does
+// with WaitNamedPipe), so a plain request, with no option to wait, is
+// answered once the server moves again.
+test("a busy pipe: clients that find every instance taken wait for one and are answered", () =>
+  run(Effect.gen(function*() {
+    const directory = yield* tempDir
+    const path = nodePath.join(directory, "busy")
+    const marker = nodePath.join(directory, "blocked")
+    const server = yield* spawnScript("blockingServer.ts", path)
+    yield* listeningAt(path)
+    // The server's event loop stops for 3 s: it accepts nothing meanwhile.
+    const blocked = yield* Effect.forkChild(Client.request(path, `block 3000 ${marker}`))
+    yield* waitUntil(Effect.sync(() => fs.existsSync(marker)), Duration.seconds(30))
+    const answers = yield* Effect.forEach(
+      Array.from({ length: 8 }, (_, i) => i),
+      () => Client.request(path, "ping"),
+      { concurrency: "unbounded" }
+    )
+    assert.deepEqual(answers.map(text), Array(8).fill("pong"))
+    assert.equal(text(yield* Fiber.join(blocked)), "unblocked")
+    yield* Client.request(path, "quit")
+    assert.equal((yield* server.exit).code, 0)
   })))

@@ -40,18 +40,29 @@ export const cli = (...args: ReadonlyArray<string>): Effect.Effect<Run> =>
   Effect.suspend(() => completion(spawn(process.execPath, [bin, ...args], { stdio: ["ignore", "pipe", "pipe"] })))
 
 /**
- * `simple-ipc run-daemon` in a child process for the life of the scope,
- * once it is listening; killed at the end of the scope if it is still
- * running. `exit` is its run to the end.
+ * Windows Node running `args` in a child process for the life of the
+ * scope; killed at the end of the scope if it is still running. `exit` is
+ * its run to the end, with its output.
  */
-export const runDaemon = (path: string): Effect.Effect<{ readonly exit: Effect.Effect<Run> }, Error, Scope.Scope> =>
+const spawnScoped = (args: ReadonlyArray<string>): Effect.Effect<{ readonly exit: Effect.Effect<Run> }, never, Scope.Scope> =>
   Effect.gen(function*() {
     const child = yield* Effect.acquireRelease(
-      Effect.sync(() => spawn(process.execPath, [bin, "run-daemon", `--name=${path}`], { stdio: ["ignore", "pipe", "pipe"] })),
+      Effect.sync(() => spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] })),
       (child) => killAndWait(child, "SIGKILL")
     )
     const exit = yield* Effect.cached(completion(child))
     yield* Effect.forkScoped(exit)
-    yield* waitUntil(Effect.map(Client.activeState(path), (state) => state === "Listening"), Duration.seconds(30))
     return { exit }
   })
+
+/** A script of this folder, run by Windows Node for the life of the scope (see `spawnScoped`). */
+export const spawnScript = (name: string, ...args: ReadonlyArray<string>) =>
+  spawnScoped([fileURLToPath(new URL(`./${name}`, import.meta.url)), ...args])
+
+/** Waits until a server listens at `path` (a child process takes a second or two to start under Wine). */
+export const listeningAt = (path: string) =>
+  waitUntil(Effect.map(Client.activeState(path), (state) => state === "Listening"), Duration.seconds(30))
+
+/** `simple-ipc run-daemon` for the life of the scope (see `spawnScoped`), once it is listening. */
+export const runDaemon = (path: string): Effect.Effect<{ readonly exit: Effect.Effect<Run> }, Error, Scope.Scope> =>
+  Effect.tap(spawnScoped([bin, "run-daemon", `--name=${path}`]), () => listeningAt(path))

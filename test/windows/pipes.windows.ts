@@ -132,6 +132,15 @@ test("shutdown lets in-flight responses finish, then the pipe is gone", () =>
     assert.equal(yield* Client.activeState(path), "PathNotFound")
   })))
 
+test("a name is free again as soon as its server has stopped: nothing stale is left to clear", () =>
+  run(Effect.gen(function*() {
+    const path = yield* pipePath()
+    yield* Effect.scoped(Effect.andThen(Server.make(path, echo), Client.request(path, "ping")))
+    assert.equal(yield* Client.activeState(path), "PathNotFound")
+    yield* Server.make(path, (_request, reply) => reply("the second server"))
+    assert.equal(text(yield* Client.request(path, "ping")), "the second server")
+  })))
+
 test("a missing pipe: PathNotFound at once, NotListening after waiting for it", () =>
   run(Effect.gen(function*() {
     const path = yield* pipePath()

@@ -295,20 +295,17 @@ const pipeAccess = (mode: number): PipeAccess => ({
 })
 
 /**
- * Whether a server holds the pipe name. Only a missing pipe (`ENOENT`)
- * shows the name free: a pipe name lives as long as its server's handles,
- * so there is never a stale one to clear; a busy pipe has a live server.
- * A pipe this user may not open cannot be judged: that is reported.
+ * Fails with `AddressInUse` when a server answers on the pipe, or holds
+ * it busy. Any other answer (no pipe, a pipe this user may not open) is
+ * left to the bind, which Windows refuses for a name in use; a pipe name
+ * lives only as long as its server's handles, so there is never a stale
+ * one to clear.
  */
-const probePipe = (path: string): Effect.Effect<void, ListenError | SocketPath.SocketPathError> =>
+const refuseLiveServer = (path: string): Effect.Effect<void, ListenError | SocketPath.SocketPathError> =>
   Effect.scoped(Connection.connect(path)).pipe(
-    Effect.flatMap(() => Effect.fail(new ListenError({ path, reason: "AddressInUse" }))),
-    Effect.catchTag("TransportError", (error): Effect.Effect<void, ListenError> =>
-      error.errno === "ENOENT"
-        ? Effect.void
-        : isBusy(error.errno)
-        ? Effect.fail(new ListenError({ path, reason: "AddressInUse", errno: error.errno }))
-        : Effect.fail(new ListenError({ path, reason: "Failed", errno: error.errno, detail: error.message, cause: error })))
+    Effect.as(true),
+    Effect.catchTag("TransportError", (error) => Effect.succeed(isBusy(error.errno))),
+    Effect.flatMap((live) => live ? Effect.fail(new ListenError({ path, reason: "AddressInUse" })) : Effect.void)
   )
 
 /**
@@ -333,7 +330,7 @@ const listenPipe = (
 ): Effect.Effect<Bound, ListenError | SocketPath.SocketPathError, Scope.Scope> =>
   Effect.gen(function*() {
     const address = yield* SocketPath.address(path)
-    yield* probePipe(path)
+    yield* refuseLiveServer(path)
     const server = yield* serve(
       bind(path, address, options?.backlog ?? 50, pipeAccess(options?.mode ?? 0o600)).pipe(
         Effect.catchIf(

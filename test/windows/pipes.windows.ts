@@ -31,6 +31,14 @@ test("ping: a request and its answer over the path's named pipe, with no file ma
     assert.deepEqual(fs.readdirSync(nodePath.dirname(path)), [])
   })))
 
+test("a mode with bits for others, which opens the pipe to every user, is accepted: the server starts and answers", () =>
+  run(Effect.gen(function*() {
+    // Who may connect is not checked here: under Wine every process is the same user.
+    const path = yield* pipePath()
+    yield* Server.make(path, echo, { mode: 0o666 })
+    assert.equal(text(yield* Client.request(path, "ping")), "pong")
+  })))
+
 test("a second server on the same name fails with AddressInUse, and the first goes on serving", () =>
   run(Effect.gen(function*() {
     const path = yield* pipePath()

@@ -35,10 +35,6 @@ const completion = (child: ChildProcess) =>
     child.once("close", (code) => resume(Effect.succeed({ code, stdout, stderr })))
   })
 
-/** `simple-ipc <args>` run to its end, with its output. */
-export const cli = (...args: ReadonlyArray<string>): Effect.Effect<Run> =>
-  Effect.suspend(() => completion(spawn(process.execPath, [bin, ...args], { stdio: ["ignore", "pipe", "pipe"] })))
-
 /**
  * Windows Node running `args` in a child process for the life of the
  * scope; killed at the end of the scope if it is still running. `exit` is
@@ -54,6 +50,10 @@ const spawnScoped = (args: ReadonlyArray<string>): Effect.Effect<{ readonly exit
     yield* Effect.forkScoped(exit)
     return { exit }
   })
+
+/** `simple-ipc <args>` run to its end, with its output. */
+export const cli = (...args: ReadonlyArray<string>): Effect.Effect<Run> =>
+  Effect.scoped(Effect.flatMap(spawnScoped([bin, ...args]), (child) => child.exit))
 
 /** A script of this folder, run by Windows Node for the life of the scope (see `spawnScoped`). */
 export const spawnScript = (name: string, ...args: ReadonlyArray<string>) =>

@@ -22,7 +22,7 @@ import { close, open as openConnection, type OpenOptions, roundTrip, type Socket
 import * as FileIdentity from "../transport/internal/fileIdentity.ts"
 import type * as SocketPath from "../transport/SocketPath.ts"
 import { errnoOf, NODE_READ_SIZE, toBytes } from "../internal/Bytes.ts"
-import { isPermissionDenied } from "../internal/Errno.ts"
+import { isBusy, isPermissionDenied } from "../internal/Errno.ts"
 
 /**
  * What is at a socket path, as Git's `ipc_get_active_state` answers it.
@@ -135,8 +135,14 @@ export interface ConnectOptions {
   readonly retryFor?: Duration.Input | undefined
 }
 
-/** Errnos that mean "a socket is there but nobody accepts right now". */
-const BUSY = new Set(["ECONNREFUSED", "ETIMEDOUT", "EAGAIN"])
+/**
+ * Whether an errno means "a socket is there but nobody accepts right now":
+ * refused (no listener on the socket, or not yet), or a busy server. A
+ * Windows pipe whose instances are all taken is busy, as Git's Windows
+ * client counts it: Node waits for a free instance itself, and answers
+ * `ETIMEDOUT` when none comes within 30 s (`EBUSY` should it not wait).
+ */
+const isNotListening = (errno: string) => errno === "ECONNREFUSED" || isBusy(errno)
 
 const classify = (path: string, error: Connection.TransportError | SocketPath.SocketPathError): ConnectError => {
   if (error._tag === "SocketPathError") {
@@ -148,7 +154,7 @@ const classify = (path: string, error: Connection.TransportError | SocketPath.So
   }
   const errno = error.errno ?? "EIO"
   if (errno === "ENOENT") return new ConnectError({ path, reason: "PathNotFound", errno, cause: error })
-  if (BUSY.has(errno)) return new ConnectError({ path, reason: "NotListening", errno, cause: error })
+  if (isNotListening(errno)) return new ConnectError({ path, reason: "NotListening", errno, cause: error })
   return new ConnectError({ path, reason: "OtherError", errno, detail: error.detail, cause: error })
 }
 

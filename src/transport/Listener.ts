@@ -63,7 +63,12 @@ export class ListenError extends Data.TaggedError("ListenError")<{
 export interface Options {
   /** How long to wait for another starter's lock. Default 100 ms. */
   readonly lockTimeout?: Duration.Input | undefined
-  /** Permissions of the socket file, set before anyone can connect. Default 0o600 (owner only). */
+  /**
+   * Permissions of the socket file, set before anyone can connect. Default
+   * 0o600 (owner only). On Windows, where a pipe has no mode, group or
+   * other bits open the pipe to every user (read bits: reading, write bits:
+   * writing, which sending a request needs).
+   */
   readonly mode?: number | undefined
   /** The listen backlog. Default 50, as Git uses. */
   readonly backlog?: number | undefined
@@ -100,12 +105,12 @@ export interface Listener {
    * connections it closed.
    */
   readonly close: Effect.Effect<number>
-  /** Whether the path still names the socket this listener bound. */
+  /** Whether the path still names the socket this listener bound (always, for a Windows pipe). */
   readonly isStillOurs: Effect.Effect<boolean>
   /**
    * Completes when the socket has been stolen: the path was removed, or now
    * names another file (another server bound there). Such a listener can
-   * never receive a new client.
+   * never receive a new client. Never, for a Windows pipe.
    */
   readonly stolen: Effect.Effect<void>
   /**
@@ -136,6 +141,16 @@ export interface Listener {
  * Closing the scope stops accepting, destroys connections not yet taken
  * from {@link Listener.accepted}, and removes the socket file if it is
  * still ours.
+ *
+ * On Windows the listener is the path's named pipe
+ * (`SocketPath.windowsPipeName`) and none of the above applies: a pipe
+ * name is no file, so it has no lock, no stale socket, no mode to set
+ * (see {@link Options.mode}) and nothing to remove, and it cannot be
+ * stolen. A live server on the name is `AddressInUse`: Windows refuses a
+ * second server itself, and a connection attempt made first finds one
+ * where Windows does not refuse (Wine). A name longer than
+ * `SocketPath.MAX_PIPE_NAME_CHARS` fails with `SocketPathError`
+ * `NameTooLong`.
  *
  * `Server.make` is built on the same listener; use this to serve sockets
  * with a protocol of your own.

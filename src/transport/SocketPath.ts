@@ -22,9 +22,20 @@ import { errnoOf } from "../internal/Bytes.ts"
 export const MAX_SOCKET_PATH_BYTES = process.platform === "darwin" || process.platform.endsWith("bsd") ? 103 : 107
 
 /**
+ * The longest named pipe name Windows accepts, in UTF-16 code units,
+ * `\\.\pipe\` included (the limit `CreateNamedPipe` documents).
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const MAX_PIPE_NAME_CHARS = 256
+
+/**
  * A path that cannot be turned into a socket address.
  *
- * `NameTooLong`: longer than the platform limit, and no way around it here.
+ * `NameTooLong`: longer than the platform limit, and no way around it here
+ * (on Windows, `pipeName` is the named pipe the path maps to, over
+ * {@link MAX_PIPE_NAME_CHARS}).
  * `DirectoryUnavailable`: the parent directory of a long path could not be
  * opened (the errno says why, `cause` is the system's error).
  *
@@ -35,9 +46,14 @@ export class SocketPathError extends Data.TaggedError("SocketPathError")<{
   readonly path: string
   readonly reason: "NameTooLong" | "DirectoryUnavailable"
   readonly errno?: string | undefined
+  /** The named pipe the path maps to, when that name is what is too long. */
+  readonly pipeName?: string | undefined
   readonly cause?: unknown
 }> {
   override get message(): string {
+    if (this.reason === "NameTooLong" && this.pipeName !== undefined) {
+      return `named pipe name for '${this.path}' is too long (${this.pipeName.length} characters, Windows allows ${MAX_PIPE_NAME_CHARS}): '${this.pipeName}'; use a shorter path`
+    }
     return this.reason === "NameTooLong"
       ? `socket path is too long for this platform (${Buffer.byteLength(this.path)} bytes, the limit is ${MAX_SOCKET_PATH_BYTES}): '${this.path}'; use a shorter path`
       : `cannot open the directory of socket path '${this.path}' (${this.errno})`
@@ -50,8 +66,8 @@ export class SocketPathError extends Data.TaggedError("SocketPathError")<{
  * into `\`. A relative path is resolved against `cwd`.
  *
  * The transport uses it on Windows (`process.platform === "win32"`),
- * where Node's `net` module speaks named pipes. The mapping is a pure
- * function, tested as such; the test suite opens no named pipe.
+ * where Node's `net` module speaks named pipes; a name longer than
+ * {@link MAX_PIPE_NAME_CHARS} is refused there (see {@link address}).
  *
  * @since 0.1.0
  * @category utils
@@ -63,6 +79,16 @@ export const windowsPipeName = (path: string, cwd: string = process.cwd()): stri
 }
 
 const fits = (path: string) => Buffer.byteLength(path) <= MAX_SOCKET_PATH_BYTES
+
+/** A pipe name Windows accepts (UTF-16 code units, as JavaScript counts a string's length). */
+const pipeNameFits = (pipe: string) => pipe.length <= MAX_PIPE_NAME_CHARS
+
+/**
+ * Why a path whose pipe name does not fit has no address on Windows: a
+ * pipe name is not a file, with no directory to go through as a long
+ * socket path has on Linux.
+ */
+const pipeNameTooLong = (path: string) => new SocketPathError({ path, reason: "NameTooLong", pipeName: windowsPipeName(path) })
 
 const openDirectory = (path: string, directory: string) =>
   Effect.acquireRelease(
@@ -76,8 +102,9 @@ const openDirectory = (path: string, directory: string) =>
 
 /**
  * The address for `path` when it needs no resource (a path within the
- * limit, or a Windows pipe name); `undefined` when it needs the directory
- * alias of {@link address}.
+ * limit, or a Windows pipe name within {@link MAX_PIPE_NAME_CHARS});
+ * `undefined` when it needs the directory alias of {@link address}, or
+ * cannot have an address.
  *
  * @example
  * ```ts
@@ -92,8 +119,11 @@ const openDirectory = (path: string, directory: string) =>
  * @since 0.1.0
  * @category constructors
  */
-export const directAddress = (path: string): string | undefined =>
-  process.platform === "win32" ? windowsPipeName(path) : fits(path) ? path : undefined
+export const directAddress = (path: string): string | undefined => {
+  if (process.platform !== "win32") return fits(path) ? path : undefined
+  const pipe = windowsPipeName(path)
+  return pipeNameFits(pipe) ? pipe : undefined
+}
 
 /**
  * The address to give `node:net` for a socket at `path`, valid for the
@@ -105,7 +135,8 @@ export const directAddress = (path: string): string | undefined =>
  * the process's working directory (which Git does, and which is unsafe with
  * concurrent connections). The descriptor stays open until the scope
  * closes. Where no such alias exists, or the name itself is too long, the
- * path fails with `NameTooLong`.
+ * path fails with `NameTooLong`; on Windows, so does a path whose pipe name
+ * is longer than {@link MAX_PIPE_NAME_CHARS}.
  *
  * @example
  * ```ts
@@ -130,6 +161,7 @@ export const directAddress = (path: string): string | undefined =>
 export const address = (path: string): Effect.Effect<string, SocketPathError, Scope.Scope> => {
   const direct = directAddress(path)
   if (direct !== undefined) return Effect.succeed(direct)
+  if (process.platform === "win32") return Effect.fail(pipeNameTooLong(path))
   if (process.platform !== "linux") return Effect.fail(new SocketPathError({ path, reason: "NameTooLong" }))
   return Effect.flatMap(openDirectory(path, nodePath.dirname(path)), (fd) => {
     const alias = `/proc/self/fd/${fd}/${nodePath.basename(path)}`

@@ -17,7 +17,7 @@ import * as fs from "node:fs"
 import * as net from "node:net"
 import * as nodePath from "node:path"
 import { errnoOf } from "../../internal/Bytes.ts"
-import { isPermissionDenied } from "../../internal/Errno.ts"
+import { isBusy, isPermissionDenied } from "../../internal/Errno.ts"
 import * as StartupPhase from "../../internal/StartupPhase.ts"
 import * as Connection from "../Connection.ts"
 import { ListenError, type Options } from "../Listener.ts"
@@ -82,7 +82,7 @@ const clearStale = (path: string) =>
     yield* Effect.try({ try: () => fs.rmSync(path, { force: true }), catch: (e) => failed(path, e) })
   })
 
-const bind = (path: string, address: string, backlog: number) =>
+const bind = (path: string, address: string, backlog: number, access?: PipeAccess) =>
   Effect.callback<net.Server, ListenError>((resume) => {
     const server = net.createServer({ allowHalfOpen: true })
     const onError = (error: Error) => {
@@ -90,12 +90,37 @@ const bind = (path: string, address: string, backlog: number) =>
       resume(Effect.fail(failed(path, error)))
     }
     server.once("error", onError)
-    server.listen({ path: address, backlog }, () => {
+    server.listen({ path: address, backlog, ...access }, () => {
       server.off("error", onError)
       resume(Effect.succeed(server))
     })
     return Effect.sync(() => server.close())
   })
+
+/**
+ * Hands every connection `server` accepts to `onConnection`, for the life
+ * of the scope; closing the scope stops accepting.
+ */
+const serve = (
+  bound: Effect.Effect<net.Server, ListenError | SocketPath.SocketPathError>,
+  options: Options | undefined,
+  onConnection: (socket: net.Socket) => void
+) =>
+  Effect.acquireRelease(
+    Effect.tap(bound, (server) =>
+      Effect.sync(() => {
+        server.on("connection", (socket: net.Socket) => {
+          // An unhandled error event on any socket would crash the process.
+          socket.on("error", constVoid)
+          onConnection(socket)
+        })
+        server.on("error", constVoid)
+        if (options?.maxConnections !== undefined) server.maxConnections = options.maxConnections
+      })),
+    closeWith
+  )
+
+const closeWith = (server: net.Server) => Effect.sync(() => void server.close())
 
 /**
  * The owner of the socket's directory can remove our socket and put their
@@ -185,7 +210,7 @@ export const listen = (
   options: Options | undefined,
   onConnection: (socket: net.Socket) => void
 ): Effect.Effect<Bound, ListenError | Lockfile.LockError | SocketPath.SocketPathError, Scope.Scope> =>
-  Effect.gen(function*() {
+  process.platform === "win32" ? listenPipe(path, options, onConnection) : Effect.gen(function*() {
     const scope = yield* Effect.scope
     const directory = nodePath.dirname(path)
     yield* checkDirectory(path, directory)
@@ -211,20 +236,11 @@ export const listen = (
       if (identity !== undefined) FileIdentity.removeIfAt(path, identity, (stats) => stats.isSocket())
     })
     yield* Effect.addFinalizer(() => removeIfOurs)
-    const closeWith = (server: net.Server) => Effect.sync(() => void server.close())
-    const server = yield* Effect.acquireRelease(
+    const server = yield* serve(
       // The directory descriptor a long path needs is only needed to bind.
-      Effect.tap(Effect.scoped(Effect.flatMap(SocketPath.address(temporary), (address) => bind(path, address, options?.backlog ?? 50))), (server) =>
-        Effect.sync(() => {
-          server.on("connection", (socket: net.Socket) => {
-            // An unhandled error event on any socket would crash the process.
-            socket.on("error", constVoid)
-            onConnection(socket)
-          })
-          server.on("error", constVoid)
-          if (options?.maxConnections !== undefined) server.maxConnections = options.maxConnections
-        })),
-      closeWith
+      Effect.scoped(Effect.flatMap(SocketPath.address(temporary), (address) => bind(path, address, options?.backlog ?? 50))),
+      options,
+      onConnection
     )
     const close = closeWith(server)
     StartupPhase.reached("bound")
@@ -258,4 +274,73 @@ export const listen = (
       Stream.runDrain
     )
     return { path, close, isStillOurs, stolen, remove: Effect.andThen(close, removeIfOurs) } satisfies Bound
+  })
+
+/** What the mode's bits for others make of a pipe's access list, on Windows. */
+interface PipeAccess {
+  readonly readableAll: boolean
+  readonly writableAll: boolean
+}
+
+/**
+ * Windows has no file mode for a pipe: the mode's group and other bits
+ * open it to every user (Node sets the pipe's access list), as Git opens
+ * its daemon's pipe to everyone; the default 0o600 keeps Windows' default
+ * list, under which other users may not write to it, so cannot send a
+ * request.
+ */
+const pipeAccess = (mode: number): PipeAccess => ({
+  readableAll: (mode & 0o044) !== 0,
+  writableAll: (mode & 0o022) !== 0
+})
+
+/**
+ * Fails with `AddressInUse` when a server answers on the pipe, or holds
+ * it busy. Any other answer (no pipe, a pipe this user may not open) is
+ * left to the bind, which Windows refuses for a name in use; a pipe name
+ * lives only as long as its server's handles, so there is never a stale
+ * one to clear.
+ */
+const refuseLiveServer = (path: string): Effect.Effect<void, ListenError | SocketPath.SocketPathError> =>
+  Effect.scoped(Connection.connect(path)).pipe(
+    Effect.as(true),
+    Effect.catchTag("TransportError", (error) => Effect.succeed(isBusy(error.errno))),
+    Effect.flatMap((live) => live ? Effect.fail(new ListenError({ path, reason: "AddressInUse" })) : Effect.void)
+  )
+
+/**
+ * The listening side on Windows, as Git's Windows server has it: the
+ * server listens on the path's named pipe, and none of the Unix start-up
+ * applies. A pipe name is no file: it cannot be left stale by a server
+ * that died, nor removed or replaced under a live one, so there is no lock
+ * to take, no stale socket to clear, no private directory, no rename, no
+ * watch for a stolen socket and nothing to remove at the end.
+ *
+ * Windows refuses a second server on a name by itself (Node creates the
+ * first instance with `FILE_FLAG_FIRST_PIPE_INSTANCE`, as Git does, and
+ * reports `EADDRINUSE`). Wine does not refuse, and there a second server
+ * would silently share the name with the first; so a connection attempt
+ * comes first, as on Unix, and a live server is `AddressInUse` everywhere.
+ * Only Windows closes the gap of two servers starting at the same instant.
+ */
+const listenPipe = (
+  path: string,
+  options: Options | undefined,
+  onConnection: (socket: net.Socket) => void
+): Effect.Effect<Bound, ListenError | SocketPath.SocketPathError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const address = yield* SocketPath.address(path)
+    yield* refuseLiveServer(path)
+    const server = yield* serve(
+      bind(path, address, options?.backlog ?? 50, pipeAccess(options?.mode ?? 0o600)).pipe(
+        Effect.catchIf(
+          (error) => error.errno === "EADDRINUSE",
+          (error) => Effect.fail(new ListenError({ path, reason: "AddressInUse", errno: error.errno, cause: error.cause }))
+        )
+      ),
+      options,
+      onConnection
+    )
+    const close = closeWith(server)
+    return { path, close, isStillOurs: Effect.succeed(true), stolen: Effect.never, remove: close } satisfies Bound
   })

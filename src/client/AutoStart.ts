@@ -545,8 +545,10 @@ const restart = (path: string, options: Options, policy: IdentityPolicy) =>
     const found = yield* lookUp(path, options)
     if (found._tag === "Absent" || isCompatible(policy, found)) return
     // A daemon that quits may close the connection before its answer's
-    // end; whether it stops is what counts, and waitGone sees it.
-    yield* Effect.ignore(ByteClient.request(path, policy.stopRequest ?? "quit", options))
+    // end, or never answer; whether it stops is what counts, and waitGone
+    // sees it.
+    const stopping = { ...options, timeout: options.timeout ?? stopTimeoutOf(policy) }
+    yield* Effect.ignore(ByteClient.request(path, policy.stopRequest ?? "quit", stopping))
     yield* waitGone(path, options, policy, runningOf(found))
   }))
 

@@ -104,7 +104,7 @@ export type Status = typeof Status.Type
  */
 export class ControlError extends Data.TaggedError("ControlError")<{
   readonly path: string
-  readonly request: Control.Verb
+  readonly request: "identity" | "status"
   readonly reason: "Unsupported"
   readonly answer: string
 }> {

@@ -14,6 +14,7 @@ import { Effect } from "effect"
 import * as fs from "node:fs"
 import * as nodePath from "node:path"
 import * as Server from "../../src/server/Server.ts"
+import type * as Connection from "../../src/transport/Connection.ts"
 
 export const daemonName = "lifecycle-test"
 
@@ -23,7 +24,7 @@ const mark = (dir: string, what: "started" | "listening") =>
 if (import.meta.main) {
   const [path, dir, version] = [process.argv[2]!, process.argv[3]!, process.argv[4]!]
   mark(dir, "started")
-  const handler: Server.Handler = (request, reply) => {
+  const handler: Server.Handler<Connection.TransportError> = (request, reply) => {
     const command = Buffer.from(request).toString("utf8")
     if (command === "whoami") return reply(`${process.pid} ${version}`)
     if (command === "quit") {

@@ -303,7 +303,7 @@ export const requestForEach = <E, R>(
     )
   }))
 
-/** A failure to start the daemon, as opposed to one of the request itself. */
+/** A failure to start the daemon (or the one required), as opposed to one of the request itself. */
 const isAutoStartError = (error: unknown): error is AutoStartError | IdentityError =>
   error instanceof AutoStartError || error instanceof IdentityError
 

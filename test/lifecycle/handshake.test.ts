@@ -12,6 +12,9 @@ import * as AutoStart from "../../src/client/AutoStart.ts"
 import * as Client from "../../src/client/Client.ts"
 import * as Control from "../../src/client/Control.ts"
 import * as Server from "../../src/server/Server.ts"
+import * as TypedClient from "../../src/typed/TypedClient.ts"
+import * as TypedServer from "../../src/typed/TypedServer.ts"
+import { DaemonProtocol } from "../support/autoStartDaemon.ts"
 import { waitUntil } from "../support/raw.ts"
 import { socketPath } from "../support/tempdir.ts"
 import {
@@ -77,6 +80,24 @@ describe("the identity request on the server", () => {
       assert.strictEqual(Buffer.from(yield* Client.request(path, "ping")).toString(), "app:ping")
       assert.strictEqual((yield* Effect.flip(Control.status(path)))._tag, "ControlError")
       assert.deepStrictEqual(seen, [longer, Buffer.from("ping"), statusRequest])
+    }))
+
+  it.live("a daemon that breaks off its answer, or is a typed server, declares no identity; a typed one may", () =>
+    Effect.gen(function*() {
+      const failing = yield* socketPath()
+      yield* Server.make(failing, () => Effect.die("no such command"))
+      assert.isTrue(Option.isNone(yield* Control.identity(failing)))
+
+      const typed = yield* socketPath()
+      yield* TypedServer.make(DaemonProtocol, typed, { whoami: () => Effect.succeed(process.pid), stop: () => Effect.void })
+      assert.isTrue(Option.isNone(yield* Control.identity(typed)))
+      const declaring = yield* socketPath()
+      const client = TypedClient.make(DaemonProtocol, Client.make(declaring))
+      yield* TypedServer.make(DaemonProtocol, declaring, { whoami: () => Effect.succeed(process.pid), stop: () => Effect.void }, {
+        identity: declared
+      })
+      assert.strictEqual(Option.getOrThrow(yield* Control.identity(declaring)).name, "echo")
+      assert.strictEqual(yield* client.whoami(), process.pid)
     }))
 })
 

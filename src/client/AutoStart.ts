@@ -428,7 +428,9 @@ export interface IdentityPolicy {
   readonly stopRequest?: Uint8Array | string | undefined
   /**
    * How long a restart waits for the old daemon to stop listening once
-   * asked, and for another client's restart to finish. Default 10 s.
+   * asked, and for another client's restart to finish; and how long a
+   * daemon has to answer the identity request (unless the request's own
+   * `timeout` is set). Default 10 s.
    */
   readonly stopTimeout?: Duration.Input | undefined
 }
@@ -475,8 +477,17 @@ type Found =
 
 const absent: Found = { _tag: "Absent" }
 
-const lookUp = (path: string, options: Options): Effect.Effect<Found, AutoStartError | ByteClient.RequestTimeoutError> =>
-  Control.identity(path, options).pipe(
+/**
+ * What answers at `path`. A daemon gets `stopTimeout` to answer (unless
+ * the request's own `timeout` says otherwise): one that never does fails
+ * with `RequestTimeoutError` rather than holding the client for ever.
+ */
+const lookUp = (
+  path: string,
+  options: Options,
+  policy: IdentityPolicy
+): Effect.Effect<Found, AutoStartError | ByteClient.RequestTimeoutError> =>
+  Control.identity(path, { ...options, timeout: options.timeout ?? stopTimeoutOf(policy) }).pipe(
     Effect.map((identity): Found => ({ _tag: "Running", identity })),
     Effect.catchTag("ConnectError", (error) => {
       const { reason } = error
@@ -542,7 +553,7 @@ const restart = (path: string, options: Options, policy: IdentityPolicy) =>
         })
       )
     )
-    const found = yield* lookUp(path, options)
+    const found = yield* lookUp(path, options, policy)
     if (found._tag === "Absent" || isCompatible(policy, found)) return
     // A daemon that quits may close the connection before its answer's
     // end, or never answer; whether it stops is what counts, and waitGone
@@ -562,7 +573,7 @@ const settle = (
   policy: IdentityPolicy,
   round: { readonly restarted: boolean; readonly started: boolean }
 ): Effect.Effect<void, AutoStartError | IdentityError | ByteClient.RequestTimeoutError> =>
-  Effect.flatMap(lookUp(path, options), (found) => {
+  Effect.flatMap(lookUp(path, options, policy), (found) => {
     if (isCompatible(policy, found)) return Effect.void
     if (found._tag === "Absent") {
       if (round.started) {

@@ -102,6 +102,17 @@ describe("the identity request on the server", () => {
 })
 
 describe("the handshake between clients and daemons", () => {
+  it.live("a daemon that never answers the identity request: RequestTimeoutError after stopTimeout, not a hang", () =>
+    Effect.gen(function*() {
+      const path = yield* socketPath()
+      yield* Server.make(path, () => Effect.never, { gracePeriod: Duration.millis(100) })
+      const base = requiring(path, nodePath.dirname(path), "2")
+      const options: AutoStart.Options = { ...base, identity: { ...base.identity!, stopTimeout: Duration.millis(200) } }
+      const error = yield* Effect.flip(AutoStart.request(path, "whoami", options))
+      assert.strictEqual(error._tag, "RequestTimeoutError")
+      assert.strictEqual((error as Client.RequestTimeoutError).timeoutMillis, 200)
+    }))
+
   it.live("old client, new daemon: a client that requires nothing is served as before", () =>
     Effect.gen(function*() {
       const dir = yield* daemonDir

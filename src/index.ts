@@ -98,6 +98,13 @@ export * as AutoStart from "./client/AutoStart.ts"
 export * as ServerMetrics from "./server/ServerMetrics.ts"
 
 /**
+ * Asking a server about itself: its identity and its status.
+ *
+ * @since 0.2.0
+ */
+export * as Control from "./client/Control.ts"
+
+/**
  * Git's builtin filesystem monitor: a client for its daemon, and the protocol's server side.
  *
  * @since 0.2.0

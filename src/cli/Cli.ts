@@ -45,6 +45,7 @@ const runners: { readonly [K in Commands.Name]: Runner } = {
   // one step less before their request goes out.
   "send": Send.send,
   "sendbytes": Send.sendbytes,
+  "status": lazy(() => import("./Status.ts"), (Status, options) => Status.status(options)),
   "multiple": lazy(() => import("./Multiple.ts"), (Multiple, options) => Multiple.multiple(options)),
   "fsmonitor": lazy(() => import("./Fsmonitor.ts"), (Fsmonitor, options, action) => Fsmonitor.fsmonitor(options, action))
 }

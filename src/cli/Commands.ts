@@ -79,6 +79,16 @@ export const subcommands = [
       "print each sent: line and the totals. Exit 1 if any request failed."
   },
   {
+    name: "status",
+    takesOptions: true,
+    shown: ["name", "json"],
+    summary: "What the server at --name says about itself",
+    description: "Ask the server at --name for its status and print it: identity, pid, socket, uptime, connections " +
+      "(open, reading, queued, running), counters (accepted, served, dropped by reason, bytes in and out) and log file. " +
+      "--json prints the status as one line of JSON instead. The server must have been started with the status option " +
+      "(run-daemon and start-daemon do)."
+  },
+  {
     name: "fsmonitor",
     takesOptions: true,
     actions: ["query", "flush", "stop"],
@@ -122,6 +132,7 @@ export const tool: Help.Tool<Subcommand> = {
     { command: "simple-ipc start-daemon --threads=8", description: "Start a server at ./ipc-test in the background" },
     { command: "simple-ipc send --token=ping", description: "Prints pong" },
     { command: "simple-ipc multiple --threads=7 --bytecount=19 --batchsize=13", description: "Stress test" },
+    { command: "simple-ipc status --json", description: "The server's identity, load and counters" },
     { command: "simple-ipc stop-daemon" },
     { command: "simple-ipc fsmonitor query --token=builtin:0.1234.20260101T000000.000000Z:3", description: "What changed since a token" }
   ]
@@ -140,7 +151,13 @@ export interface Answer {
   readonly exitCode: 0 | 1
 }
 
-const version = (): string =>
+/**
+ * This package's version.
+ *
+ * @since 0.2.0
+ * @category commands
+ */
+export const version = (): string =>
   JSON.parse(fs.readFileSync(new URL("../../package.json", import.meta.url), "utf8")).version
 
 /**

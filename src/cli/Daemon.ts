@@ -15,6 +15,7 @@ import * as Client from "../client/Client.ts"
 import * as Server from "../server/Server.ts"
 import * as TestApplication from "../testing/TestApplication.ts"
 import * as AutoStart from "../client/AutoStart.ts"
+import * as Commands from "./Commands.ts"
 import * as Probe from "./Probe.ts"
 import * as Send from "./Send.ts"
 
@@ -65,6 +66,10 @@ export class DaemonStopError extends Data.TaggedError("DaemonStopError")<{
  * client sends `quit`. Interrupting it (SIGINT, SIGTERM) stops it
  * gracefully: in-flight responses finish and the socket file is removed.
  *
+ * It answers the identity and status control requests (`simple-ipc
+ * status`); they begin with a NUL byte, which no request of Git's test
+ * suite can, so the test application's answers are Git's.
+ *
  * @since 0.1.0
  * @category commands
  */
@@ -72,7 +77,11 @@ export const runDaemon = (options: {
   readonly name: string
   readonly threads: number
 }): Effect.Effect<void, Server.StartError> =>
-  Server.run(options.name, TestApplication.handler, { threads: options.threads })
+  Server.run(options.name, TestApplication.handler, {
+    threads: options.threads,
+    identity: { name: "simple-ipc run-daemon", version: Commands.version(), protocol: "git-test-application" },
+    status: true
+  })
 
 /** This command's own entry point, beside this module (compiled or not). */
 const entryPoint = (): string => {

@@ -21,8 +21,11 @@ import * as Layer from "effect/Layer"
 import * as Schedule from "effect/Schedule"
 import * as Data from "effect/Data"
 import * as Stream from "effect/Stream"
+import * as Option from "effect/Option"
 import { spawn } from "node:child_process"
+import * as Lockfile from "../transport/Lockfile.ts"
 import * as ByteClient from "./Client.ts"
+import * as Control from "./Control.ts"
 
 /**
  * How to start the daemon. The command runs detached from this process,
@@ -50,6 +53,12 @@ export interface Options extends ByteClient.RequestOptions {
    * itself is failing. Default 1 s; 0 reports the exit at once.
    */
   readonly exitGrace?: Duration.Input | undefined
+  /**
+   * The daemon this client requires, and what to do when another one
+   * answers (an older version left running after an upgrade, say): see
+   * {@link IdentityPolicy}. Default: any daemon will do.
+   */
+  readonly identity?: IdentityPolicy | undefined
 }
 
 /**
@@ -233,9 +242,12 @@ export const request = (
   path: string,
   request: Uint8Array | string,
   options: Options
-): Effect.Effect<Uint8Array, ByteClient.ConnectError | ByteClient.RequestError | AutoStartError> =>
-  ByteClient.request(path, request, options).pipe(
-    Effect.catchIf(notRunning, () => Effect.andThen(ensureRunning(path, options), ByteClient.request(path, request, options)))
+): Effect.Effect<Uint8Array, ByteClient.ConnectError | ByteClient.RequestError | AutoStartError | IdentityError> =>
+  Effect.andThen(
+    identified(path, options),
+    ByteClient.request(path, request, options).pipe(
+      Effect.catchIf(notRunning, () => Effect.andThen(ensureRunning(path, options), ByteClient.request(path, request, options)))
+    )
   )
 
 /**
@@ -251,11 +263,14 @@ export const requestStream = (
   path: string,
   request: Uint8Array | string,
   options: Options
-): Stream.Stream<Uint8Array, ByteClient.ConnectError | ByteClient.RequestError | AutoStartError> =>
-  ByteClient.requestStream(path, request, options).pipe(
-    Stream.catchIf(notRunning, () =>
-      Stream.unwrap(Effect.as(ensureRunning(path, options), ByteClient.requestStream(path, request, options))))
-  )
+): Stream.Stream<Uint8Array, ByteClient.ConnectError | ByteClient.RequestError | AutoStartError | IdentityError> =>
+  Stream.unwrap(Effect.as(
+    identified(path, options),
+    ByteClient.requestStream(path, request, options).pipe(
+      Stream.catchIf(notRunning, () =>
+        Stream.unwrap(Effect.as(ensureRunning(path, options), ByteClient.requestStream(path, request, options))))
+    )
+  ))
 
 /**
  * One round trip whose response is lent to `f` piece by piece (see
@@ -271,8 +286,8 @@ export const requestForEach = <E, R>(
   request: Uint8Array | string,
   f: (piece: Uint8Array) => Effect.Effect<void, E, R>,
   options: Options
-): Effect.Effect<void, ByteClient.ConnectError | ByteClient.RequestError | AutoStartError | E, R> =>
-  Effect.suspend(() => {
+): Effect.Effect<void, ByteClient.ConnectError | ByteClient.RequestError | AutoStartError | IdentityError | E, R> =>
+  Effect.andThen(identified(path, options), Effect.suspend(() => {
     // `f` may fail with a ConnectError of its own (a request it makes, say):
     // once it has been called, no failure is taken for a daemon not running.
     let handed = false
@@ -286,17 +301,18 @@ export const requestForEach = <E, R>(
         () => Effect.andThen(ensureRunning(path, options), ByteClient.requestForEach(path, request, f, options))
       )
     )
-  })
+  }))
 
-/** A failure to start the daemon, as opposed to one of the request itself. */
-const isAutoStartError = (error: unknown): error is AutoStartError => error instanceof AutoStartError
+/** A failure to start the daemon (or the one required), as opposed to one of the request itself. */
+const isAutoStartError = (error: unknown): error is AutoStartError | IdentityError =>
+  error instanceof AutoStartError || error instanceof IdentityError
 
 /**
  * A daemon that could not be started, as the plain client's error: the
  * connection could not be made, for the reason `error` gives, which the
  * message carries and the cause keeps.
  */
-const startFailed = (error: AutoStartError) =>
+const startFailed = (error: AutoStartError | IdentityError) =>
   new ByteClient.ConnectError({ path: error.path, reason: "OtherError", detail: error.message, cause: error })
 
 /**
@@ -306,7 +322,10 @@ const startFailed = (error: AutoStartError) =>
  * errors are the plain client's: a daemon that cannot be started fails a
  * request with a `ConnectError` of reason `OtherError` whose message says
  * why and whose `cause` is the {@link AutoStartError} ({@link request} and
- * its siblings fail with the `AutoStartError` itself).
+ * its siblings fail with the `AutoStartError` itself), and so does a daemon
+ * of the wrong identity, with the {@link IdentityError} as the cause. With
+ * {@link Options.identity}, the daemon's identity is checked at this
+ * client's first request, and again only if that check failed.
  *
  * @example
  * ```ts
@@ -327,6 +346,9 @@ const startFailed = (error: AutoStartError) =>
  * @category constructors
  */
 export const make = (path: string, options: Options): ByteClient.IpcClient["Service"] =>
+  makeService(path, identifiedOnce(options))
+
+const makeService = (path: string, options: Options): ByteClient.IpcClient["Service"] =>
   ByteClient.IpcClient.of({
     path,
     activeState: ByteClient.activeState(path),
@@ -363,3 +385,246 @@ export const make = (path: string, options: Options): ByteClient.IpcClient["Serv
  */
 export const layer = (path: string, options: Options): Layer.Layer<ByteClient.IpcClient> =>
   Layer.succeed(ByteClient.IpcClient, make(path, options))
+
+// The identity handshake: a client that requires a daemon of a given
+// identity checks it before its request, and restarts (or refuses) another.
+
+/**
+ * The daemon a client requires (`expected`, compared by
+ * `compatible`), and what it does when another answers (`onMismatch`):
+ *
+ * - `"restart"` (the default): ask the running daemon to stop with
+ *   `stopRequest`, wait until it no longer listens, and start ours. The
+ *   restart is made under the socket's start-up lock (`<path>.lock`, the
+ *   lock a starting server takes), and the running daemon's identity is
+ *   looked at again once the lock is held: among clients racing to restart
+ *   the same daemon, one asks it to stop and the others find it gone or
+ *   replaced, and no daemon can start meanwhile. As ever, one started
+ *   daemon wins the socket.
+ * - `"fail"`: fail with an {@link IdentityError} naming both identities.
+ *
+ * A daemon that declares no identity (started without the server's
+ * `identity` option, or built before it) is never compatible: its identity
+ * is unknown.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface IdentityPolicy {
+  /** The identity this client was built for: the server's `identity` option of the daemon it starts. */
+  readonly expected: Control.Declared
+  /**
+   * Whether a running daemon will do. Default: its name, version and
+   * protocol are `expected`'s.
+   */
+  readonly compatible?: ((running: Control.Identity) => boolean) | undefined
+  /** Default `"restart"`. */
+  readonly onMismatch?: "restart" | "fail" | undefined
+  /**
+   * The request the daemon's application answers by stopping (with
+   * `Server.Quit`, or by calling its server's `stop`). Default `quit`, the
+   * request Git's test daemon and `simple-ipc stop-daemon` use.
+   */
+  readonly stopRequest?: Uint8Array | string | undefined
+  /**
+   * How long a restart waits for the old daemon to stop listening once
+   * asked, and for another client's restart to finish; and how long a
+   * daemon has to answer the identity request (unless the request's own
+   * `timeout` is set). Default 10 s.
+   */
+  readonly stopTimeout?: Duration.Input | undefined
+}
+
+/**
+ * The daemon at `path` is not the one this client requires.
+ *
+ * `Mismatch`: another daemon answers (`running`; `undefined` when it
+ * declares no identity), and the policy is `"fail"`, or our own start
+ * still left another one answering (`restarted`). `StillRunning`: the
+ * daemon was asked to stop and still listens after `stopTimeout` (or
+ * another client's restart held the start-up lock that long).
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class IdentityError extends Data.TaggedError("IdentityError")<{
+  readonly path: string
+  readonly reason: "Mismatch" | "StillRunning"
+  readonly expected: Control.Declared
+  readonly running: Control.Identity | undefined
+  readonly restarted: boolean
+  readonly detail?: string | undefined
+  readonly cause?: unknown
+}> {
+  override get message(): string {
+    const running = Control.formatIdentity(this.running)
+    const expected = Control.formatIdentity(this.expected)
+    switch (this.reason) {
+      case "Mismatch":
+        return this.restarted
+          ? `the daemon at '${this.path}' is ${running} even after a restart, not ${expected}; check what starts it`
+          : `the daemon at '${this.path}' is ${running}, not ${expected} as this client requires; stop it, or let clients restart it (onMismatch: "restart")`
+      case "StillRunning":
+        return `asked the daemon at '${this.path}' (${running}) to stop, to start ${expected} in its place, but ${this.detail}; stop it by hand`
+    }
+  }
+}
+
+/** What answers at a path: nobody, or a daemon with or without an identity. */
+type Found =
+  | { readonly _tag: "Absent" }
+  | { readonly _tag: "Running"; readonly identity: Option.Option<Control.Identity> }
+
+const absent: Found = { _tag: "Absent" }
+
+/**
+ * What answers at `path`. A daemon gets `stopTimeout` to answer (unless
+ * the request's own `timeout` says otherwise): one that never does fails
+ * with `RequestTimeoutError` rather than holding the client for ever.
+ */
+const lookUp = (
+  path: string,
+  options: Options,
+  policy: IdentityPolicy
+): Effect.Effect<Found, AutoStartError | ByteClient.RequestTimeoutError> =>
+  Control.identity(path, { ...options, timeout: options.timeout ?? stopTimeoutOf(policy) }).pipe(
+    Effect.map((identity): Found => ({ _tag: "Running", identity })),
+    Effect.catchTag("ConnectError", (error) => {
+      const { reason } = error
+      return notRunning(error) ? Effect.succeed(absent) : Effect.fail(unreachable(path, options.command, reason))
+    })
+  )
+
+const sameDeclared = (expected: Control.Declared) => (running: Control.Identity): boolean =>
+  running.name === expected.name && running.version === expected.version && running.protocol === expected.protocol
+
+const isCompatible = (policy: IdentityPolicy, found: Found): boolean =>
+  found._tag === "Running" && Option.match(found.identity, {
+    onNone: () => false,
+    onSome: policy.compatible ?? sameDeclared(policy.expected)
+  })
+
+const runningOf = (found: Found): Control.Identity | undefined =>
+  found._tag === "Running" ? Option.getOrUndefined(found.identity) : undefined
+
+const stopTimeoutOf = (policy: IdentityPolicy) => Duration.fromInputUnsafe(policy.stopTimeout ?? Duration.seconds(10))
+
+/**
+ * Polls until nothing listens at `path`; fails with `StillRunning` when
+ * time is up.
+ */
+const waitGone = (path: string, options: Options, policy: IdentityPolicy, running: Control.Identity | undefined) => {
+  const timeout = stopTimeoutOf(policy)
+  const gone = Effect.flatMap(ByteClient.activeState(path), (state) =>
+    state === "Listening"
+      ? Effect.fail(
+        new IdentityError({
+          path,
+          reason: "StillRunning",
+          expected: policy.expected,
+          running,
+          restarted: false,
+          detail: `it still listens after ${Duration.format(timeout)}`
+        })
+      )
+      : Effect.void)
+  return Effect.retry(gone, {
+    schedule: Schedule.spaced(options.pollInterval ?? Duration.millis(50)).pipe(Schedule.upTo({ duration: timeout }))
+  })
+}
+
+/**
+ * Asks the daemon at `path` to stop and waits until it no longer listens,
+ * under the start-up lock, unless what answers once the lock is held will
+ * do (another client restarted it) or nothing does.
+ */
+const restart = (path: string, options: Options, policy: IdentityPolicy) =>
+  Effect.scoped(Effect.gen(function*() {
+    yield* Lockfile.acquire(`${path}.lock`, { timeout: stopTimeoutOf(policy), guarding: path }).pipe(
+      Effect.mapError((error) =>
+        new IdentityError({
+          path,
+          reason: "StillRunning",
+          expected: policy.expected,
+          running: undefined,
+          restarted: false,
+          detail: `the start-up lock could not be taken: ${error.message}`,
+          cause: error
+        })
+      )
+    )
+    const found = yield* lookUp(path, options, policy)
+    if (found._tag === "Absent" || isCompatible(policy, found)) return
+    // A daemon that quits may close the connection before its answer's
+    // end, or never answer; whether it stops is what counts, and waitGone
+    // sees it.
+    const stopping = { ...options, timeout: options.timeout ?? stopTimeoutOf(policy) }
+    yield* Effect.ignore(ByteClient.request(path, policy.stopRequest ?? "quit", stopping))
+    yield* waitGone(path, options, policy, runningOf(found))
+  }))
+
+/**
+ * Makes sure the daemon at `path` is one `policy` accepts, starting one
+ * when none runs and restarting (at most once) or refusing another.
+ */
+const settle = (
+  path: string,
+  options: Options,
+  policy: IdentityPolicy,
+  round: { readonly restarted: boolean; readonly started: boolean }
+): Effect.Effect<void, AutoStartError | IdentityError | ByteClient.RequestTimeoutError> =>
+  Effect.flatMap(lookUp(path, options, policy), (found) => {
+    if (isCompatible(policy, found)) return Effect.void
+    if (found._tag === "Absent") {
+      if (round.started) {
+        return Effect.fail(
+          new AutoStartError({ path, command: options.command, reason: "Exited", detail: "stopped listening as soon as it had started" })
+        )
+      }
+      return Effect.andThen(ensureRunning(path, options), settle(path, options, policy, { ...round, started: true }))
+    }
+    if (policy.onMismatch === "fail" || round.restarted) {
+      return Effect.fail(
+        new IdentityError({ path, reason: "Mismatch", expected: policy.expected, running: runningOf(found), restarted: round.restarted })
+      )
+    }
+    return Effect.andThen(restart(path, options, policy), settle(path, options, policy, { restarted: true, started: false }))
+  })
+
+/** Clients made by {@link make}: their identity check, once it has passed. */
+const verifiedOnce = new WeakMap<Options, { verified: boolean }>()
+
+/** A copy of `options` whose identity check is remembered once it has passed. */
+const identifiedOnce = (options: Options): Options => {
+  const copy = { ...options }
+  verifiedOnce.set(copy, { verified: false })
+  return copy
+}
+
+/**
+ * Makes sure the daemon at `path` is one this client accepts (see
+ * {@link IdentityPolicy}), starting, restarting or refusing it; does
+ * nothing without {@link Options.identity}. The request functions do this
+ * before each request; {@link make}'s client once.
+ *
+ * @since 0.2.0
+ * @category running
+ */
+export const identified = (
+  path: string,
+  options: Options
+): Effect.Effect<void, AutoStartError | IdentityError | ByteClient.RequestTimeoutError> => {
+  const policy = options.identity
+  if (policy === undefined) return Effect.void
+  return Effect.suspend(() => {
+    const memo = verifiedOnce.get(options)
+    if (memo?.verified === true) return Effect.void
+    return settle(path, options, policy, { restarted: false, started: false }).pipe(
+      Effect.tap(() =>
+        Effect.sync(() => {
+          if (memo !== undefined) memo.verified = true
+        })
+      )
+    )
+  })
+}

@@ -26,6 +26,8 @@ import * as Lifetime from "./internal/lifetime.ts"
 import type * as Lockfile from "../transport/Lockfile.ts"
 import type * as SocketPath from "../transport/SocketPath.ts"
 import { listen } from "../transport/internal/listener.ts"
+import type * as Control from "../client/Control.ts"
+import * as ServerControl from "./internal/control.ts"
 import { Engine, makeSpans } from "./internal/engine.ts"
 import { recorder } from "./internal/metrics.ts"
 
@@ -155,6 +157,27 @@ export interface Options extends Pick<Listener.Options, "lockTimeout" | "lockSta
    * flush (the client sees an incomplete response). Default: no limit.
    */
   readonly handlerTimeout?: Duration.Input | undefined
+
+  // Control requests: opt-in answers about the server itself, given before
+  // the application sees the request (see `Control` and ./internal/control.ts).
+
+  /**
+   * Who this server is: its `name`, `version` and `protocol` (a protocol or
+   * build id). With it, the server answers the identity control request
+   * (`\0simple-ipc-control\0identity`, a request none of Git's clients can
+   * send) with these, its pid and its start time, and `AutoStart` can tell
+   * an old daemon from the one it expects. Without it, that request goes to
+   * the application like any other. Default: none.
+   */
+  readonly identity?: Control.Declared | undefined
+  /**
+   * Answer the status control request (`\0simple-ipc-control\0status`)
+   * with the server's identity, uptime, socket, connections and counters
+   * (see `Control.Status`); `logPath` names the file the daemon's output
+   * goes to, shown in the answer. Without it, that request goes to the
+   * application. Default: off.
+   */
+  readonly status?: boolean | { readonly logPath?: string | undefined } | undefined
 }
 
 /** The largest request accepted by default (64 MiB of payload). */
@@ -231,17 +254,24 @@ export const make = <E, R>(
       queueTimeout: millis(options?.queueTimeout, Duration.seconds(10)),
       responseIdleTimeout: millis(options?.responseIdleTimeout, Duration.seconds(10))
     }
-    const engine = new Engine<E, R>({
-      path,
+    const control = ServerControl.make(
+      { path, identity: options?.identity, status: options?.status },
       handler,
+      recorder(path, context),
+      (): ServerControl.Load => engine.load()
+    )
+    const engine: Engine<E | Connection.TransportError, R> = new Engine<E | Connection.TransportError, R>({
+      path,
+      handler: control.handler,
       threads,
       queueCapacity: Math.max(1, options?.queueCapacity ?? threads * 100),
       maxRequestBytes: options?.maxRequestBytes ?? defaultMaxRequestBytes,
       handlerTimeout: options?.handlerTimeout,
       ...timeouts,
       stop,
-      metrics: recorder(path, context),
+      metrics: control.recorder,
       fork: Effect.runForkWith(context),
+      placeless: control.placeless,
       spans: traced ? makeSpans(Tracing.handSpans(path, context, yield* Effect.clockWith(Effect.succeed))) : undefined
     })
     const listener = yield* listen(path, {

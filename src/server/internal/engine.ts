@@ -42,6 +42,7 @@ import * as Connection from "../../transport/Connection.ts"
 import { SocketConnection } from "../../transport/internal/socketConnection.ts"
 import type { Handler, Reply } from "../Server.ts"
 import { Quit } from "../Server.ts"
+import type { Load } from "./control.ts"
 import { type DropReason, logDrop, type Recorder } from "./metrics.ts"
 
 /** What the engine needs, fixed for the life of the server. Times in milliseconds; `Infinity` for none. */
@@ -63,6 +64,12 @@ export interface Settings<E, R> {
   readonly fork: <A, E2>(effect: Effect.Effect<A, E2, R>) => Fiber.Fiber<A, E2>
   /** Present when a tracer is installed. */
   readonly spans: Spans | undefined
+  /**
+   * Requests answered without a place (the control requests the server
+   * answers, see `./control.ts`): a status must come back even when every
+   * place is taken. Absent when there are none.
+   */
+  readonly placeless?: ((request: Uint8Array) => boolean) | undefined
 }
 
 type State = "reading" | "waiting" | "running" | "ending" | "closed"
@@ -84,6 +91,8 @@ class Exchange {
   reason: DropReason | undefined = undefined
   bytesOut = 0
   span: ServeSpan | undefined = undefined
+  /** Whether its application holds one of the `threads` places (all but placeless requests). */
+  holdsPlace = true
 
   constructor(socket: net.Socket, path: string, now: number) {
     this.connection = new SocketConnection(socket, path)
@@ -163,6 +172,10 @@ export class Engine<E, R> {
     exchange.span?.received()
     this.settings.metrics.bytesIn(result.length)
     exchange.request = result
+    if (this.settings.placeless?.(result) === true && !this.closed) {
+      exchange.holdsPlace = false
+      return this.run(exchange)
+    }
     if (this.running < this.settings.threads && this.waiting.size === 0 && !this.closed) return this.run(exchange)
     if (this.waiting.size >= this.settings.queueCapacity) return this.drop(exchange, "queue_full")
     exchange.state = "waiting"
@@ -173,7 +186,7 @@ export class Engine<E, R> {
   /** Runs the application for a complete request, in a fiber of its own, holding a place. */
   private run(exchange: Exchange): void {
     const { handler, handlerTimeout } = this.settings
-    this.running++
+    if (exchange.holdsPlace) this.running++
     exchange.state = "running"
     exchange.seen = -1
     const request = exchange.request!
@@ -204,7 +217,7 @@ export class Engine<E, R> {
    */
   private handled(exchange: Exchange, exit: Exit.Exit<void | typeof Quit, unknown>): void {
     exchange.fiber = undefined
-    this.running--
+    if (exchange.holdsPlace) this.running--
     if (exit._tag === "Failure") {
       if (exchange.reason === undefined && Cause.hasInterruptsOnly(exit.cause)) {
         // It interrupted itself: its own business, not a drop to count.
@@ -335,6 +348,13 @@ export class Engine<E, R> {
       this.onIdle = undefined
     })
   })
+
+  /** Connections open now, by state, for a status answer (see `./control.ts`). */
+  load(): Load {
+    let reading = 0
+    for (const exchange of this.live) if (exchange.state === "reading") reading++
+    return { open: this.live.size, reading, queued: this.waiting.size, running: this.running }
+  }
 
   /**
    * The end of the grace period: applications are interrupted, everything

@@ -1,0 +1,257 @@
+/**
+ * The identity handshake: a server answers the reserved identity request
+ * only when asked to, and a client that requires a daemon of its own
+ * version restarts (or refuses) another, whatever the pairing of old and
+ * new on either side, however many clients race to do it.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Duration, Effect, Option } from "effect"
+import * as fs from "node:fs"
+import * as nodePath from "node:path"
+import * as AutoStart from "../../src/client/AutoStart.ts"
+import * as Client from "../../src/client/Client.ts"
+import * as Control from "../../src/client/Control.ts"
+import * as Server from "../../src/server/Server.ts"
+import * as TypedClient from "../../src/typed/TypedClient.ts"
+import * as TypedServer from "../../src/typed/TypedServer.ts"
+import { DaemonProtocol } from "../support/autoStartDaemon.ts"
+import { waitUntil } from "../support/raw.ts"
+import { socketPath } from "../support/tempdir.ts"
+import {
+  daemonDir,
+  daemonProcesses,
+  parseWhoami,
+  quitsSent,
+  recorded,
+  requiring,
+  startOptions
+} from "./support.ts"
+
+/** The reserved requests, byte for byte as the README documents them. */
+const identityRequest = Buffer.from([0, ...Buffer.from("simple-ipc-control"), 0, ...Buffer.from("identity")])
+const statusRequest = Buffer.from([0, ...Buffer.from("simple-ipc-control"), 0, ...Buffer.from("status")])
+
+const whoami = (path: string) => Effect.map(Client.request(path, "whoami"), parseWhoami)
+
+/** A server whose application answers every request with `app:` and the request, recording what it saw. */
+const echoServer = (path: string, options?: Server.Options) =>
+  Effect.gen(function*() {
+    const seen: Array<Buffer> = []
+    yield* Server.make(path, (request, reply) => {
+      seen.push(Buffer.from(request))
+      return reply(Buffer.concat([Buffer.from("app:"), request]))
+    }, options)
+    return seen
+  })
+
+const declared: Control.Declared = { name: "echo", version: "3.1.4", protocol: "7" }
+
+describe("the identity request on the server", () => {
+  it.live("without the option, the reserved requests are the application's, as any other", () =>
+    Effect.gen(function*() {
+      const path = yield* socketPath()
+      const seen = yield* echoServer(path)
+      const answer = yield* Client.request(path, identityRequest)
+      assert.deepStrictEqual(Buffer.from(answer), Buffer.concat([Buffer.from("app:"), identityRequest]))
+      assert.isTrue(Option.isNone(yield* Control.identity(path)))
+      const refused = yield* Effect.flip(Control.status(path))
+      assert.strictEqual(refused._tag, "ControlError")
+      assert.include(refused.message, "does not answer status requests")
+      assert.deepStrictEqual(seen, [identityRequest, identityRequest, statusRequest])
+    }))
+
+  it.live("with it, the identity is answered before the application sees the request; nothing else changes", () =>
+    Effect.gen(function*() {
+      const path = yield* socketPath()
+      const before = Date.now()
+      const seen = yield* echoServer(path, { identity: declared })
+      const after = Date.now()
+      const identity = Option.getOrThrow(yield* Control.identity(path))
+      assert.deepStrictEqual({ name: identity.name, version: identity.version, protocol: identity.protocol }, declared)
+      assert.strictEqual(identity.pid, process.pid)
+      assert.isAtLeast(identity.startedAt, before)
+      assert.isAtMost(identity.startedAt, after)
+      // The answer on the wire is the identity's JSON.
+      assert.deepStrictEqual(JSON.parse(Buffer.from(yield* Client.request(path, identityRequest)).toString()), identity)
+      // Only the exact request is reserved: with anything after it, or
+      // status (not asked for), it is the application's.
+      const longer = Buffer.concat([identityRequest, Buffer.from(" please")])
+      assert.deepStrictEqual(Buffer.from(yield* Client.request(path, longer)), Buffer.concat([Buffer.from("app:"), longer]))
+      assert.strictEqual(Buffer.from(yield* Client.request(path, "ping")).toString(), "app:ping")
+      assert.strictEqual((yield* Effect.flip(Control.status(path)))._tag, "ControlError")
+      assert.deepStrictEqual(seen, [longer, Buffer.from("ping"), statusRequest])
+    }))
+
+  it.live("a daemon that breaks off its answer, or is a typed server, declares no identity; a typed one may", () =>
+    Effect.gen(function*() {
+      const failing = yield* socketPath()
+      yield* Server.make(failing, () => Effect.die("no such command"))
+      assert.isTrue(Option.isNone(yield* Control.identity(failing)))
+
+      const typed = yield* socketPath()
+      yield* TypedServer.make(DaemonProtocol, typed, { whoami: () => Effect.succeed(process.pid), stop: () => Effect.void })
+      assert.isTrue(Option.isNone(yield* Control.identity(typed)))
+      const declaring = yield* socketPath()
+      const client = TypedClient.make(DaemonProtocol, Client.make(declaring))
+      yield* TypedServer.make(DaemonProtocol, declaring, { whoami: () => Effect.succeed(process.pid), stop: () => Effect.void }, {
+        identity: declared
+      })
+      assert.strictEqual(Option.getOrThrow(yield* Control.identity(declaring)).name, "echo")
+      assert.strictEqual(yield* client.whoami(), process.pid)
+    }))
+})
+
+describe("the handshake between clients and daemons", () => {
+  it.live("a daemon that never answers the identity request: RequestTimeoutError after stopTimeout, not a hang", () =>
+    Effect.gen(function*() {
+      const path = yield* socketPath()
+      yield* Server.make(path, () => Effect.never, { gracePeriod: Duration.millis(100) })
+      const base = requiring(path, nodePath.dirname(path), "2")
+      const options: AutoStart.Options = { ...base, identity: { ...base.identity!, stopTimeout: Duration.millis(200) } }
+      const error = yield* Effect.flip(AutoStart.request(path, "whoami", options))
+      assert.strictEqual(error._tag, "RequestTimeoutError")
+      assert.strictEqual((error as Client.RequestTimeoutError).timeoutMillis, 200)
+    }))
+
+  it.live("old client, new daemon: a client that requires nothing is served as before", () =>
+    Effect.gen(function*() {
+      const dir = yield* daemonDir
+      const path = nodePath.join(dir, "daemon.sock")
+      // The new daemon, started by a new client.
+      yield* AutoStart.ensureRunning(path, requiring(path, dir, "2"))
+      const daemon = (yield* whoami(path)).pid
+      // An old client: no identity option, its own start command.
+      const answer = parseWhoami(yield* AutoStart.request(path, "whoami", startOptions(path, dir, "1")))
+      assert.deepStrictEqual(answer, { pid: daemon, version: "2" })
+      assert.deepStrictEqual(recorded(dir, "started"), [daemon])
+    }), 60_000)
+
+  it.live("new client, old daemon (no identity): restarted; the old one is asked once and goes", () =>
+    Effect.gen(function*() {
+      const dir = yield* daemonDir
+      const path = nodePath.join(dir, "daemon.sock")
+      yield* AutoStart.ensureRunning(path, startOptions(path, dir, "none"))
+      const old = (yield* whoami(path)).pid
+      assert.isTrue(Option.isNone(yield* Control.identity(path)))
+
+      const answer = parseWhoami(yield* AutoStart.request(path, "whoami", requiring(path, dir, "2")))
+      assert.strictEqual(answer.version, "2")
+      assert.notStrictEqual(answer.pid, old)
+      assert.strictEqual(quitsSent(dir, old), 1)
+      yield* waitUntil(Effect.sync(() => !daemonProcesses(dir).includes(old)), Duration.seconds(30))
+      assert.strictEqual(Option.getOrThrow(yield* Control.identity(path)).pid, answer.pid)
+    }), 60_000)
+
+  it.live("new client, old daemon, policy fail: a typed error naming both; the old daemon is left alone", () =>
+    Effect.gen(function*() {
+      const dir = yield* daemonDir
+      const path = nodePath.join(dir, "daemon.sock")
+      yield* AutoStart.ensureRunning(path, startOptions(path, dir, "none"))
+      const old = (yield* whoami(path)).pid
+
+      const error = yield* Effect.flip(AutoStart.request(path, "whoami", requiring(path, dir, "2", "fail")))
+      assert.strictEqual(error._tag, "IdentityError")
+      const mismatch = error as AutoStart.IdentityError
+      assert.strictEqual(mismatch.reason, "Mismatch")
+      assert.isUndefined(mismatch.running)
+      assert.include(mismatch.message, "unknown")
+      assert.include(mismatch.message, "lifecycle-test 2 (protocol 1)")
+      assert.include(mismatch.message, path)
+      assert.strictEqual(quitsSent(dir, old), 0)
+      // Through the IpcClient service: the plain client's error, with the same message and the IdentityError as cause.
+      const viaService = yield* Effect.flip(AutoStart.make(path, requiring(path, dir, "2", "fail")).request("whoami"))
+      assert.strictEqual(viaService._tag, "ConnectError")
+      assert.strictEqual((viaService as Client.ConnectError).reason, "OtherError")
+      assert.include(viaService.message, "lifecycle-test 2 (protocol 1)")
+      assert.instanceOf((viaService as Client.ConnectError).cause, AutoStart.IdentityError)
+      // The old daemon still serves.
+      assert.strictEqual(parseWhoami(yield* Client.request(path, "whoami")).pid, old)
+    }), 60_000)
+
+  it.live("same version: served by the running daemon; nothing stopped, nothing started", () =>
+    Effect.gen(function*() {
+      const dir = yield* daemonDir
+      const path = nodePath.join(dir, "daemon.sock")
+      const options = requiring(path, dir, "2")
+      // The first request finds none and starts it (then checks what came up).
+      const first = parseWhoami(yield* AutoStart.request(path, "whoami", options))
+      const second = parseWhoami(yield* AutoStart.request(path, "whoami", options))
+      const viaService = parseWhoami(yield* AutoStart.make(path, options).request("whoami"))
+      assert.deepStrictEqual([second, viaService], [first, first])
+      assert.deepStrictEqual(recorded(dir, "started"), [first.pid])
+      assert.strictEqual(quitsSent(dir, first.pid), 0)
+    }), 60_000)
+
+  it.live("another version: restarted under policy restart; policy fail names both identities", () =>
+    Effect.gen(function*() {
+      const dir = yield* daemonDir
+      const path = nodePath.join(dir, "daemon.sock")
+      const one = parseWhoami(yield* AutoStart.request(path, "whoami", requiring(path, dir, "1")))
+      assert.strictEqual(one.version, "1")
+
+      const error = (yield* Effect.flip(AutoStart.request(path, "whoami", requiring(path, dir, "2", "fail")))) as AutoStart.IdentityError
+      assert.strictEqual(error.reason, "Mismatch")
+      assert.strictEqual(error.running?.version, "1")
+      assert.strictEqual(error.running?.pid, one.pid)
+      assert.include(error.message, `lifecycle-test 1 (protocol 1, pid ${one.pid})`)
+      assert.include(error.message, "lifecycle-test 2 (protocol 1)")
+
+      const two = parseWhoami(yield* AutoStart.request(path, "whoami", requiring(path, dir, "2")))
+      assert.strictEqual(two.version, "2")
+      assert.notStrictEqual(two.pid, one.pid)
+      assert.strictEqual(quitsSent(dir, one.pid), 1)
+      // A looser client (any version of the protocol) keeps what runs.
+      const loose: AutoStart.Options = {
+        ...requiring(path, dir, "1"),
+        identity: { expected: { name: "lifecycle-test", version: "1", protocol: "1" }, compatible: (running) => running.protocol === "1" }
+      }
+      assert.deepStrictEqual(parseWhoami(yield* AutoStart.request(path, "whoami", loose)), two)
+      assert.strictEqual(quitsSent(dir, two.pid), 0)
+    }), 60_000)
+
+  it.live("a daemon that will not stop: StillRunning after stopTimeout, naming both identities", () =>
+    Effect.gen(function*() {
+      const dir = yield* daemonDir
+      const path = nodePath.join(dir, "daemon.sock")
+      yield* AutoStart.ensureRunning(path, startOptions(path, dir, "1"))
+      const base = requiring(path, dir, "2")
+      const stubborn: AutoStart.Options = {
+        ...base,
+        // The daemon does not know this request, and goes on serving.
+        identity: { ...base.identity!, stopRequest: "please stop", stopTimeout: Duration.millis(300) }
+      }
+      const error = (yield* Effect.flip(AutoStart.request(path, "whoami", stubborn))) as AutoStart.IdentityError
+      assert.strictEqual(error._tag, "IdentityError")
+      assert.strictEqual(error.reason, "StillRunning")
+      assert.include(error.message, "lifecycle-test 1 (protocol 1, pid")
+      assert.include(error.message, "lifecycle-test 2 (protocol 1)")
+      assert.include(error.message, "still listens")
+      // The lock the restart held is released.
+      assert.isFalse(fs.existsSync(`${path}.lock`))
+    }), 60_000)
+
+  it.live("ten new clients racing against one old daemon: one restart, one new daemon, every call answered by it", () =>
+    Effect.gen(function*() {
+      const dir = yield* daemonDir
+      const path = nodePath.join(dir, "daemon.sock")
+      yield* AutoStart.ensureRunning(path, startOptions(path, dir, "none"))
+      const old = (yield* whoami(path)).pid
+
+      const answers = yield* Effect.all(
+        Array.from({ length: 10 }, () => AutoStart.request(path, "whoami", requiring(path, dir, "2"))),
+        { concurrency: "unbounded" }
+      )
+
+      const winner = parseWhoami(answers[0]!).pid
+      assert.notStrictEqual(winner, old)
+      assert.deepStrictEqual(answers.map(parseWhoami), Array.from({ length: 10 }, () => ({ pid: winner, version: "2" })))
+      assert.strictEqual(quitsSent(dir, old), 1)
+      assert.strictEqual(quitsSent(dir, winner), 0)
+      // Every daemon started for the race has exited but the winner; the old one too.
+      yield* waitUntil(Effect.sync(() => daemonProcesses(dir).length === 1), Duration.seconds(30))
+      assert.deepStrictEqual(daemonProcesses(dir), [winner])
+      // None but the winner ever listened (a daemon records itself just after it listens).
+      yield* waitUntil(Effect.sync(() => recorded(dir, "listening").includes(winner)))
+      assert.sameMembers(recorded(dir, "listening"), [old, winner])
+    }), 120_000)
+})

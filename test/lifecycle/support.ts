@@ -1,0 +1,82 @@
+/**
+ * Daemons for the lifecycle tests: started detached by `AutoStart` (as a
+ * user's would be), recorded in a directory of their own, and all killed
+ * when the test's scope closes, whatever the test did.
+ */
+import { Duration, Effect } from "effect"
+import * as fs from "node:fs"
+import * as nodePath from "node:path"
+import type * as AutoStart from "../../src/client/AutoStart.ts"
+import { nodeBinary } from "../support/child.ts"
+import { waitUntil } from "../support/raw.ts"
+import { tempDir } from "../support/tempdir.ts"
+import { daemonName } from "./lifecycleDaemon.ts"
+
+export const daemonScript = nodePath.join(import.meta.dirname, "lifecycleDaemon.ts")
+
+/** The pids the daemons recorded in `dir` as `<what>-<pid>`. */
+export const recorded = (dir: string, what: "started" | "listening"): Array<number> =>
+  fs.readdirSync(dir).filter((name) => name.startsWith(`${what}-`)).map((name) => Number(name.slice(what.length + 1)))
+
+/** How many quits the daemon `pid` was sent. */
+export const quitsSent = (dir: string, pid: number): number => {
+  const file = nodePath.join(dir, `quits-${pid}`)
+  return fs.existsSync(file) ? fs.readFileSync(file, "utf8").split("\n").filter((line) => line === "quit").length : 0
+}
+
+/**
+ * The daemon processes running for `dir`, found by their command line
+ * (Linux): a daemon exists from the moment it is spawned, before it has
+ * booted far enough to record itself. Exited ones have no command line.
+ */
+export const daemonProcesses = (dir: string): Array<number> =>
+  fs.readdirSync("/proc").filter((name) => /^\d+$/.test(name)).filter((pid) => {
+    try {
+      const args = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")
+      return args.includes(daemonScript) && args.includes(dir)
+    } catch {
+      return false
+    }
+  }).map(Number)
+
+/** A directory for one test's daemons and socket; its daemons are killed when the scope closes. */
+export const daemonDir = Effect.gen(function*() {
+  const dir = yield* tempDir
+  yield* Effect.addFinalizer(() =>
+    Effect.gen(function*() {
+      for (const pid of daemonProcesses(dir)) process.kill(pid, "SIGKILL")
+      yield* waitUntil(Effect.sync(() => daemonProcesses(dir).length === 0))
+    }).pipe(Effect.orDie)
+  )
+  return dir
+})
+
+/** How a client starts the daemon of `version` (`none`: one that declares no identity). */
+export const startOptions = (path: string, dir: string, version: string): AutoStart.Options => ({
+  command: nodeBinary,
+  args: [daemonScript, path, dir, version],
+  startTimeout: Duration.seconds(30),
+  // Generous: daemons racing for the socket start slowly on a busy machine.
+  exitGrace: Duration.seconds(10)
+})
+
+/** A client of `version` that requires its own daemon, restarting (or refusing) any other. */
+export const requiring = (
+  path: string,
+  dir: string,
+  version: string,
+  onMismatch: "restart" | "fail" = "restart"
+): AutoStart.Options => ({
+  ...startOptions(path, dir, version),
+  identity: {
+    expected: { name: daemonName, version, protocol: "1" },
+    onMismatch,
+    stopTimeout: Duration.seconds(30)
+  }
+})
+
+/** A `whoami` answer: the daemon's pid and version. */
+export const parseWhoami = (answer: Uint8Array): { readonly pid: number; readonly version: string } => {
+  const [pid, version] = Buffer.from(answer).toString("utf8").split(" ")
+  return { pid: Number(pid), version: version! }
+}

@@ -3,8 +3,9 @@
  * pipe a path maps to, clients of every kind, the refusals and errors
  * Windows has its own way of giving. Run by `npm run test:windows`.
  */
-import { Client, type Connection, Listener, Protocol, Server, SocketPath, TypedClient, TypedServer } from "effect-simple-ipc"
-import { Deferred, Duration, Effect, Exit, Fiber, Schema } from "effect"
+import { Client, type Connection, Listener, Server, SimpleIpcRpc, SocketPath } from "effect-simple-ipc"
+import { Deferred, Duration, Effect, Exit, Fiber, Layer, Schema } from "effect"
+import { Rpc, RpcClient, RpcGroup, RpcServer } from "effect/rpc"
 import * as assert from "node:assert/strict"
 import { createHash } from "node:crypto"
 import * as fs from "node:fs"
@@ -98,17 +99,22 @@ test("8 concurrent clients, 100 requests each, every answer its own", () =>
     assert.equal(served, 800)
   })))
 
-const Greeter = Protocol.make(
-  Protocol.command("greet", { payload: Schema.Struct({ name: Schema.String }), success: Schema.String })
-)
+class Greeter extends RpcGroup.make(Rpc.make("greet", { payload: { name: Schema.String }, success: Schema.String })) {}
 
-test("a typed call: a Schema command, its client method, its answer", () =>
+test("a typed call: an effect/rpc group served and called over the pipe, its answer", () =>
   run(Effect.gen(function*() {
     const path = yield* pipePath()
-    yield* TypedServer.make(Greeter, path, { greet: ({ name }) => Effect.succeed(`hello, ${name}`) })
-    const greeter = TypedClient.make(Greeter, Client.make(path))
+    yield* Layer.build(
+      RpcServer.layer(Greeter).pipe(
+        Layer.provide(Greeter.toLayer({ greet: ({ name }) => Effect.succeed(`hello, ${name}`) })),
+        Layer.provide(SimpleIpcRpc.layerProtocolServer(path))
+      )
+    )
+    const greeter = yield* RpcClient.make(Greeter).pipe(
+      Effect.provide(SimpleIpcRpc.layerProtocolClient(path, { group: Greeter }))
+    )
     assert.equal(yield* greeter.greet({ name: "pipe" }), "hello, pipe")
-    // The wire stays plain: the same command as bytes.
+    // The wire stays plain: the same call as bytes.
     assert.equal(text(yield* Client.request(path, `greet {"name":"bytes"}`)), `"hello, bytes"`)
   })))
 

@@ -155,6 +155,20 @@ export interface Options extends Pick<Listener.Options, "lockTimeout" | "lockSta
    * flush (the client sees an incomplete response). Default: no limit.
    */
   readonly handlerTimeout?: Duration.Input | undefined
+
+  // The daemon's lifetime.
+
+  /**
+   * Stops the server once no request has come for this long, as a daemon
+   * started on demand should (see `AutoStart`): it stops as `stop` does
+   * and removes its socket, and the next client starts a fresh one. The
+   * time counts from the end of the last request; a request in flight,
+   * however long, keeps the server up, and so does every open connection.
+   * A probe (a client that connects and hangs up without sending, as
+   * `Client.activeState` does) is not a request: a monitor checking that
+   * the daemon is there does not keep it alive. Default: never.
+   */
+  readonly idleShutdown?: Duration.Input | undefined
 }
 
 /** The largest request accepted by default (64 MiB of payload). */
@@ -263,6 +277,9 @@ export const make = <E, R>(
       )
     }
 
+    const idleShutdown = options?.idleShutdown === undefined ? undefined : Duration.fromInputUnsafe(options.idleShutdown)
+    if (idleShutdown !== undefined) yield* Effect.forkScoped(stopWhenIdle(engine, idleShutdown, stop))
+
     // The stop sequence: on request, or as soon as the socket is stolen (a
     // stolen server can never receive another client).
     yield* Effect.forkScoped(Effect.gen(function*() {
@@ -291,6 +308,29 @@ export const make = <E, R>(
       )
     )
     return { path, stop, join } satisfies Server
+  })
+
+/**
+ * Asks the server to stop once no request has come for `idle`: the time
+ * counts from the start, then from the end of each request, and waits
+ * while any connection is open.
+ */
+const stopWhenIdle = <E, R>(engine: Engine<E, R>, idle: Duration.Duration, stop: Effect.Effect<void>) =>
+  Effect.gen(function*() {
+    const clock = yield* Effect.clockWith(Effect.succeed)
+    let last = clock.currentTimeMillisUnsafe()
+    engine.watchActivity(() => {
+      last = clock.currentTimeMillisUnsafe()
+    })
+    const limit = Duration.toMillis(idle)
+    for (;;) {
+      yield* engine.quiet
+      const left = last + limit - clock.currentTimeMillisUnsafe()
+      if (left <= 0) break
+      yield* Effect.sleep(Duration.millis(left))
+    }
+    yield* Effect.logInfo(`no request for ${Duration.format(idle)}; stopping`)
+    yield* stop
   })
 
 /**

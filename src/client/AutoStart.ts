@@ -22,6 +22,8 @@ import * as Schedule from "effect/Schedule"
 import * as Data from "effect/Data"
 import * as Stream from "effect/Stream"
 import { spawn } from "node:child_process"
+import * as fs from "node:fs"
+import { errnoOf } from "../internal/Bytes.ts"
 import * as ByteClient from "./Client.ts"
 
 /**
@@ -50,6 +52,24 @@ export interface Options extends ByteClient.RequestOptions {
    * itself is failing. Default 1 s; 0 reports the exit at once.
    */
   readonly exitGrace?: Duration.Input | undefined
+
+  // What the daemon says.
+
+  /**
+   * A file that receives the daemon's standard output and error, appended
+   * to (made with mode 0600): when the daemon exits or never listens, the
+   * error quotes its last lines, so a failed start says why. Without it
+   * the daemon's output is discarded. Racing clients may name the same
+   * file; their daemons' lines then mix in it.
+   */
+  readonly logFile?: string | undefined
+  /**
+   * A log file larger than this when a daemon is started is moved to
+   * `<logFile>.1` (replacing the one before), and the daemon starts a new
+   * one: the log holds what the current daemon wrote, and at most about
+   * twice this is kept. Default 1 MiB.
+   */
+  readonly logMaxBytes?: number | undefined
 }
 
 /**
@@ -70,19 +90,43 @@ export class AutoStartError extends Data.TaggedError("AutoStartError")<{
   readonly reason: "SpawnFailed" | "Exited" | "Timeout" | "Unreachable"
   readonly detail: string
   readonly cause?: unknown
+  /** For `Exited`: how the daemon ended, its exit code or the signal that killed it. */
+  readonly exit?: DaemonExit | undefined
+  /** For `Exited` and `Timeout`: the last lines the daemon wrote to its log, oldest first. */
+  readonly output?: ReadonlyArray<string> | undefined
+  /** The log file the daemon's output went to (see {@link Options.logFile}). */
+  readonly logFile?: string | undefined
 }> {
   override get message(): string {
     switch (this.reason) {
       case "SpawnFailed":
         return `could not start '${this.command}' for '${this.path}': ${this.detail}`
       case "Exited":
-        return `'${this.command}' ${this.detail} and nothing listens at '${this.path}'; run it by hand to see why`
+        return `'${this.command}' ${this.detail} and nothing listens at '${this.path}'${this.said()}`
       case "Timeout":
-        return `nothing listens at '${this.path}' ${this.detail} after starting '${this.command}'`
+        return `nothing listens at '${this.path}' ${this.detail} after starting '${this.command}'${this.said()}`
       case "Unreachable":
         return `cannot start a server at '${this.path}': ${this.detail}`
     }
   }
+
+  /** What the daemon said, or where to look. */
+  private said(): string {
+    if (this.logFile === undefined) return "; run it by hand, or name a logFile, to see why"
+    if (this.output === undefined || this.output.length === 0) return `; it wrote nothing to its log '${this.logFile}'`
+    return `; the last lines of its log '${this.logFile}':\n${this.output.map((line) => `  ${line}`).join("\n")}`
+  }
+}
+
+/**
+ * How a daemon ended: its exit code, or the signal that killed it.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface DaemonExit {
+  readonly code: number | null
+  readonly signal: NodeJS.Signals | null
 }
 
 /**
@@ -123,18 +167,84 @@ const unreachable = (path: string, command: string, reason: ByteClient.ConnectEr
     detail: new ByteClient.ConnectError({ path, reason }).message
   })
 
-interface Exit {
-  readonly code: number | null
-  readonly signal: NodeJS.Signals | null
+/** The daemon's log, open for it to write to: its descriptor, and where this daemon's lines begin. */
+interface Log {
+  readonly file: string
+  readonly fd: number
+  readonly start: number
+}
+
+/** The most lines of its log a failed start quotes. */
+const TAIL_LINES = 20
+
+/** The most bytes read from the end of a log to find them. */
+const TAIL_BYTES = 64 * 1024
+
+/**
+ * Opens the daemon's log for appending, for the life of the scope (the
+ * daemon gets its own copy of the descriptor), first moving a log larger
+ * than `maxBytes` aside to `<file>.1`.
+ */
+const openLog = (path: string, options: Options, file: string) =>
+  Effect.acquireRelease(
+    Effect.try({
+      try: (): Log => {
+        const maxBytes = options.logMaxBytes ?? 1024 * 1024
+        const size = fs.statSync(file, { throwIfNoEntry: false })?.size ?? 0
+        if (size > maxBytes) {
+          try {
+            fs.renameSync(file, `${file}.1`)
+          } catch (error) {
+            // Another client starting a daemon moved it first.
+            if (errnoOf(error) !== "ENOENT") throw error
+          }
+        }
+        const fd = fs.openSync(file, "a", 0o600)
+        return { file, fd, start: fs.fstatSync(fd).size }
+      },
+      catch: (error) =>
+        new AutoStartError({
+          path,
+          command: options.command,
+          reason: "SpawnFailed",
+          detail: `cannot open its log file '${file}': ${(error as Error).message}`,
+          cause: error,
+          logFile: file
+        })
+    }),
+    (log) => Effect.sync(() => fs.closeSync(log.fd))
+  )
+
+/**
+ * The last lines the daemon wrote to its log since it started (at most
+ * {@link TAIL_LINES}); none when the log cannot be read.
+ */
+const tailOf = (log: Log): ReadonlyArray<string> => {
+  try {
+    const fd = fs.openSync(log.file, "r")
+    try {
+      const end = fs.fstatSync(fd).size
+      const from = Math.max(log.start, end - TAIL_BYTES)
+      // A log rotated or truncated meanwhile starts again at 0.
+      const start = from > end ? Math.max(0, end - TAIL_BYTES) : from
+      const buffer = Buffer.alloc(end - start)
+      fs.readSync(fd, buffer, 0, buffer.length, start)
+      return buffer.toString("utf8").split(/\r?\n/).filter((line) => line.trim().length > 0).slice(-TAIL_LINES)
+    } finally {
+      fs.closeSync(fd)
+    }
+  } catch {
+    return []
+  }
 }
 
 /** Spawns the daemon detached; succeeds once it runs, with a Deferred of its exit. */
-const spawnDetached = (path: string, options: Options) =>
-  Effect.callback<Deferred.Deferred<Exit>, AutoStartError>((resume) => {
-    const exited = Deferred.makeUnsafe<Exit>()
+const spawnDetached = (path: string, options: Options, log: Log | undefined) =>
+  Effect.callback<{ readonly pid: number; readonly exited: Deferred.Deferred<DaemonExit> }, AutoStartError>((resume) => {
+    const exited = Deferred.makeUnsafe<DaemonExit>()
     const child = spawn(options.command, options.args ?? [], {
       detached: true,
-      stdio: "ignore",
+      stdio: log === undefined ? "ignore" : ["ignore", log.fd, log.fd],
       cwd: options.cwd,
       env: options.env,
       windowsHide: true
@@ -148,7 +258,7 @@ const spawnDetached = (path: string, options: Options) =>
     child.once("spawn", () => {
       // The daemon must not keep this process alive, nor die with it.
       child.unref()
-      resume(Effect.succeed(exited))
+      resume(Effect.succeed({ pid: child.pid!, exited }))
     })
     child.once("exit", (code, signal) => Deferred.doneUnsafe(exited, Effect.succeed({ code, signal })))
   })
@@ -161,27 +271,44 @@ const spawnDetached = (path: string, options: Options) =>
  * @category running
  */
 export const start = (path: string, options: Options): Effect.Effect<void, AutoStartError> =>
-  Effect.gen(function*() {
-    const exited = yield* spawnDetached(path, options)
+  Effect.scoped(Effect.gen(function*() {
+    const log = options.logFile === undefined ? undefined : yield* openLog(path, options, options.logFile)
+    const { exited, pid } = yield* spawnDetached(path, options, log)
     const interval = options.pollInterval ?? Duration.millis(50)
     // Done when the path listens; failed when time runs out, or once our
     // daemon has exited and no other one listens within the grace period.
     yield* Effect.raceFirst(
-      waitListening(path, options.command, interval, options.startTimeout ?? Duration.seconds(10)),
+      Effect.mapError(
+        waitListening(path, options.command, interval, options.startTimeout ?? Duration.seconds(10)),
+        (error) => error.reason === "Timeout" ? explained(error, log, `(pid ${pid}, still running)`) : error
+      ),
       Effect.flatMap(Deferred.await(exited), (exit) =>
         Effect.mapError(
           waitListening(path, options.command, interval, options.exitGrace ?? Duration.seconds(1)),
           (error) =>
             error.reason === "Timeout"
-              ? new AutoStartError({
-                path,
-                command: options.command,
-                reason: "Exited",
-                detail: exit.signal !== null ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`
-              })
+              ? explained(
+                new AutoStartError({ path, command: options.command, reason: "Exited", detail: describeExit(exit), exit }),
+                log
+              )
               : error
         ))
     )
+  }))
+
+/** How the daemon ended, in words. */
+const describeExit = (exit: DaemonExit): string =>
+  exit.signal !== null ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`
+
+/** A failed start with what its daemon wrote to its log, if it has one. */
+const explained = (error: AutoStartError, log: Log | undefined, note?: string): AutoStartError =>
+  new AutoStartError({
+    path: error.path,
+    command: error.command,
+    reason: error.reason,
+    detail: note === undefined ? error.detail : `${error.detail} ${note}`,
+    exit: error.exit,
+    ...(log === undefined ? {} : { logFile: log.file, output: tailOf(log) })
   })
 
 /**

@@ -345,6 +345,14 @@ export const ensureRunning = (path: string, options: Options): Effect.Effect<voi
     }
   })
 
+/**
+ * The options of the request sent again once the daemon listens: a refusal
+ * then is a full backlog (every client that raced to start the daemon
+ * connects at once), not a missing daemon, so it waits while the server is
+ * busy, as Git's client does.
+ */
+const onceStarted = (options: Options): Options => ({ ...options, waitIfBusy: true })
+
 /** Connection failures that mean "no daemon yet", as opposed to a broken path. */
 const notRunning = (error: unknown): error is ByteClient.ConnectError =>
   error instanceof ByteClient.ConnectError && (error.reason === "PathNotFound" || error.reason === "NotListening")
@@ -362,7 +370,7 @@ export const request = (
   options: Options
 ): Effect.Effect<Uint8Array, ByteClient.ConnectError | ByteClient.RequestError | AutoStartError> =>
   ByteClient.request(path, request, options).pipe(
-    Effect.catchIf(notRunning, () => Effect.andThen(ensureRunning(path, options), ByteClient.request(path, request, options)))
+    Effect.catchIf(notRunning, () => Effect.andThen(ensureRunning(path, options), ByteClient.request(path, request, onceStarted(options))))
   )
 
 /**
@@ -381,7 +389,7 @@ export const requestStream = (
 ): Stream.Stream<Uint8Array, ByteClient.ConnectError | ByteClient.RequestError | AutoStartError> =>
   ByteClient.requestStream(path, request, options).pipe(
     Stream.catchIf(notRunning, () =>
-      Stream.unwrap(Effect.as(ensureRunning(path, options), ByteClient.requestStream(path, request, options))))
+      Stream.unwrap(Effect.as(ensureRunning(path, options), ByteClient.requestStream(path, request, onceStarted(options)))))
   )
 
 /**
@@ -410,7 +418,7 @@ export const requestForEach = <E, R>(
     return ByteClient.requestForEach(path, request, handing, options).pipe(
       Effect.catchIf(
         (error) => !handed && notRunning(error),
-        () => Effect.andThen(ensureRunning(path, options), ByteClient.requestForEach(path, request, f, options))
+        () => Effect.andThen(ensureRunning(path, options), ByteClient.requestForEach(path, request, f, onceStarted(options)))
       )
     )
   })

@@ -23,6 +23,13 @@ export const processesWith = (marker: string): Array<number> =>
     }
   }).map(Number)
 
+/**
+ * Whether the process has gone entirely. Its command line empties as it
+ * begins to exit, but its descriptors (a listening socket) close later: a
+ * client may still connect to a daemon whose command line is gone.
+ */
+export const isGone = (pid: number): boolean => !fs.existsSync(`/proc/${pid}`)
+
 /** Kills a process if it is still there. */
 export const killIfAlive = (pid: number, signal: NodeJS.Signals = "SIGKILL"): void => {
   try {
@@ -31,6 +38,14 @@ export const killIfAlive = (pid: number, signal: NodeJS.Signals = "SIGKILL"): vo
     // Exited already.
   }
 }
+
+/** Kills every process carrying `marker`, and waits until they have gone entirely. */
+export const killAll = (marker: string) =>
+  Effect.suspend(() => {
+    const pids = processesWith(marker)
+    for (const pid of pids) killIfAlive(pid)
+    return waitUntil(Effect.sync(() => pids.every(isGone) && processesWith(marker).length === 0), Duration.seconds(30))
+  })
 
 /**
  * A fresh directory for one test's daemons, whose processes (those with it
@@ -41,8 +56,7 @@ export const daemonMarker = Effect.gen(function*() {
   const dir = yield* tempDir
   yield* Effect.addFinalizer(() =>
     Effect.gen(function*() {
-      for (const pid of processesWith(dir)) killIfAlive(pid)
-      yield* waitUntil(Effect.sync(() => processesWith(dir).length === 0), Duration.seconds(30))
+      yield* killAll(dir)
     }).pipe(Effect.orDie)
   )
   return dir

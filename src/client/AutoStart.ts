@@ -199,7 +199,8 @@ const openLog = (path: string, options: Options, file: string) =>
             if (errnoOf(error) !== "ENOENT") throw error
           }
         }
-        const fd = fs.openSync(file, "a", 0o600)
+        // Read as well as appended to: the failure's explanation is read back through it.
+        const fd = fs.openSync(file, "a+", 0o600)
         return { file, fd, start: fs.fstatSync(fd).size }
       },
       catch: (error) =>
@@ -217,22 +218,17 @@ const openLog = (path: string, options: Options, file: string) =>
 
 /**
  * The last lines the daemon wrote to its log since it started (at most
- * {@link TAIL_LINES}); none when the log cannot be read.
+ * {@link TAIL_LINES}); none when the log cannot be read. Read through our
+ * own descriptor: the file the daemon writes to, even if another start has
+ * moved it aside since.
  */
 const tailOf = (log: Log): ReadonlyArray<string> => {
   try {
-    const fd = fs.openSync(log.file, "r")
-    try {
-      const end = fs.fstatSync(fd).size
-      const from = Math.max(log.start, end - TAIL_BYTES)
-      // A log rotated or truncated meanwhile starts again at 0.
-      const start = from > end ? Math.max(0, end - TAIL_BYTES) : from
-      const buffer = Buffer.alloc(end - start)
-      fs.readSync(fd, buffer, 0, buffer.length, start)
-      return buffer.toString("utf8").split(/\r?\n/).filter((line) => line.trim().length > 0).slice(-TAIL_LINES)
-    } finally {
-      fs.closeSync(fd)
-    }
+    const end = fs.fstatSync(log.fd).size
+    const start = Math.min(Math.max(log.start, end - TAIL_BYTES), end)
+    const buffer = Buffer.alloc(end - start)
+    fs.readSync(log.fd, buffer, 0, buffer.length, start)
+    return buffer.toString("utf8").split(/\r?\n/).filter((line) => line.trim().length > 0).slice(-TAIL_LINES)
   } catch {
     return []
   }

@@ -11,10 +11,6 @@
  * The marker directory is only on the command line, so that a test can find
  * (and kill) its daemons, which are detached.
  */
-import { Effect } from "effect"
-import * as Server from "../../src/server/Server.ts"
-import * as TestApplication from "../../src/testing/TestApplication.ts"
-
 const [how, path] = [process.argv[2], process.argv[3]!]
 
 switch (how) {
@@ -35,6 +31,10 @@ switch (how) {
     break
   }
   case "serve": {
+    // Imported here only: the other daemons say their piece at once.
+    const { Effect } = await import("effect")
+    const Server = await import("../../src/server/Server.ts")
+    const TestApplication = await import("../../src/testing/TestApplication.ts")
     Effect.runPromise(Server.run(path, TestApplication.handler)).then(
       () => process.exit(0),
       (error) => {

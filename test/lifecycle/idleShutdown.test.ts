@@ -79,10 +79,11 @@ describe("idle shutdown", () => {
       const answeredAt = performance.now()
 
       assert.strictEqual(yield* Fiber.join(exited), 0)
-      // It stopped by itself, and not before its time (the bound is loose:
-      // the daemon's clock starts when it closes the connection, a moment
-      // before the client has read the answer).
-      assert.isAtLeast(performance.now() - answeredAt, idleMs - 100)
+      // It stopped by itself, and not at once (the bound is loose: the
+      // daemon's clock starts when it closes the connection, before this
+      // process, on a loaded machine maybe much later, reads the answer;
+      // the exact timing is the TestClock test's).
+      assert.isAtLeast(performance.now() - answeredAt, idleMs / 2)
       assert.isFalse(fs.existsSync(path), "the socket is removed")
       assert.strictEqual(yield* Client.activeState(path), "NotListening")
     }), 30_000)

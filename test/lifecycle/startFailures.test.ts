@@ -67,7 +67,8 @@ describe("start failures explained", () => {
       const marker = yield* daemonMarker
       const path = nodePath.join(marker, "daemon.sock")
       const log = nodePath.join(marker, "daemon.log")
-      const options = { ...failing("hang", path, marker, log), startTimeout: Duration.seconds(1) }
+      // Long enough for a bare Node process to say its piece on a loaded machine.
+      const options = { ...failing("hang", path, marker, log), startTimeout: Duration.seconds(5) }
       const error = yield* startError(path, options)
       assert.strictEqual(error.reason, "Timeout")
       assert.match(error.message, /\(pid \d+, still running\)/)

@@ -166,7 +166,7 @@ export interface Options extends Pick<Listener.Options, "lockTimeout" | "lockSta
    * however long, keeps the server up, and so does every open connection.
    * A probe (a client that connects and hangs up without sending, as
    * `Client.activeState` does) is not a request: a monitor checking that
-   * the daemon is there does not keep it alive. Default: never.
+   * the daemon is there does not keep it alive. Default (and 0): never.
    */
   readonly idleShutdown?: Duration.Input | undefined
 }
@@ -277,8 +277,8 @@ export const make = <E, R>(
       )
     }
 
-    const idleShutdown = options?.idleShutdown === undefined ? undefined : Duration.fromInputUnsafe(options.idleShutdown)
-    if (idleShutdown !== undefined) yield* Effect.forkScoped(stopWhenIdle(engine, idleShutdown, stop))
+    const idleShutdown = millis(options?.idleShutdown, Duration.infinity)
+    if (Number.isFinite(idleShutdown)) yield* Effect.forkScoped(stopWhenIdle(engine, idleShutdown, stop))
 
     // The stop sequence: on request, or as soon as the socket is stolen (a
     // stolen server can never receive another client).
@@ -311,25 +311,24 @@ export const make = <E, R>(
   })
 
 /**
- * Asks the server to stop once no request has come for `idle`: the time
+ * Asks the server to stop once no request has come for `limit` ms: the time
  * counts from the start, then from the end of each request, and waits
  * while any connection is open.
  */
-const stopWhenIdle = <E, R>(engine: Engine<E, R>, idle: Duration.Duration, stop: Effect.Effect<void>) =>
+const stopWhenIdle = <E, R>(engine: Engine<E, R>, limit: number, stop: Effect.Effect<void>) =>
   Effect.gen(function*() {
     const clock = yield* Effect.clockWith(Effect.succeed)
     let last = clock.currentTimeMillisUnsafe()
     engine.watchActivity(() => {
       last = clock.currentTimeMillisUnsafe()
     })
-    const limit = Duration.toMillis(idle)
     for (;;) {
       yield* engine.quiet
       const left = last + limit - clock.currentTimeMillisUnsafe()
       if (left <= 0) break
       yield* Effect.sleep(Duration.millis(left))
     }
-    yield* Effect.logInfo(`no request for ${Duration.format(idle)}; stopping`)
+    yield* Effect.logInfo(`no request for ${Duration.format(Duration.millis(limit))}; stopping`)
     yield* stop
   })
 

@@ -13,6 +13,7 @@ import * as PktLine from "../../src/framing/PktLine.ts"
 import * as Server from "../../src/server/Server.ts"
 import * as ServerMetrics from "../../src/server/ServerMetrics.ts"
 import { bytes, text } from "../support/bytes.ts"
+import { killAndWait, spawnScoped } from "../support/child.ts"
 import { exchange, waitUntil } from "../support/raw.ts"
 import { socketPath } from "../support/tempdir.ts"
 
@@ -93,6 +94,34 @@ describe("a client that goes", () => {
       // watch the application would run for ever and the await above would
       // never return; this only guards against a slow path such as a sweep.
       assert.isBelow(interruptedAt - hungUpAt, 1000)
+    }))
+
+  it.live("a client process killed while its request runs: the request is interrupted, its place freed", () =>
+    Effect.gen(function*() {
+      const path = yield* socketPath()
+      const server = yield* holdingServer(path, 1)
+      // A client in a process of its own that sends its request and waits
+      // for the answer, until it is killed: the kernel closes its socket.
+      const client = yield* spawnScoped([
+        "-e",
+        `const s = require("node:net").connect(process.argv[1], () => s.write(${JSON.stringify(framed("hold").toString())})); s.on("data", () => {})`,
+        path
+      ])
+      yield* Deferred.await(server.started)
+      yield* killAndWait(client, "SIGKILL")
+      yield* Deferred.await(server.interrupted)
+      assert.strictEqual(text(yield* Client.request(path, "ping")), "pong")
+      assert.strictEqual(yield* drops(path, "client_gone"), 1)
+    }))
+
+  it.live("a client that gives up (its request's timeout) interrupts the request", () =>
+    Effect.gen(function*() {
+      const path = yield* socketPath()
+      const server = yield* holdingServer(path, 1)
+      const error = yield* Effect.flip(Client.request(path, "hold", { timeout: "300 millis" }))
+      assert.strictEqual(error._tag, "RequestTimeoutError")
+      yield* Deferred.await(server.interrupted)
+      assert.strictEqual(text(yield* Client.request(path, "ping")), "pong")
     }))
 
   it.live("closing while its request waits for a place drops the request; its application never runs", () =>

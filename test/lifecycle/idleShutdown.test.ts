@@ -68,6 +68,16 @@ describe("idle shutdown", () => {
       assert.isFalse(fs.existsSync(path), "the socket is removed")
     }))
 
+  it.effect("an idleShutdown of 0 is none: the server stays up", () =>
+    Effect.gen(function*() {
+      const path = yield* socketPath()
+      const server = yield* Server.make(path, (_request, reply) => reply("pong"), { idleShutdown: 0 })
+      const stopped = yield* Effect.forkChild(server.join)
+      yield* TestClock.adjust(Duration.hours(1))
+      assert.isUndefined(stopped.pollUnsafe())
+      assert.isTrue(yield* accepting(path))
+    }))
+
   it.live("a daemon process with idle shutdown exits by itself after its last request, and removes its socket", () =>
     Effect.gen(function*() {
       const path = yield* socketPath()

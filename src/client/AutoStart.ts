@@ -24,6 +24,8 @@ import * as Stream from "effect/Stream"
 import * as Option from "effect/Option"
 import { spawn } from "node:child_process"
 import * as Lockfile from "../transport/Lockfile.ts"
+import * as fs from "node:fs"
+import { errnoOf } from "../internal/Bytes.ts"
 import * as ByteClient from "./Client.ts"
 import * as Control from "./Control.ts"
 
@@ -59,6 +61,24 @@ export interface Options extends ByteClient.RequestOptions {
    * {@link IdentityPolicy}. Default: any daemon will do.
    */
   readonly identity?: IdentityPolicy | undefined
+
+  // What the daemon says.
+
+  /**
+   * A file that receives the daemon's standard output and error, appended
+   * to (made with mode 0600): when the daemon exits or never listens, the
+   * error quotes its last lines, so a failed start says why. Without it
+   * the daemon's output is discarded. Racing clients may name the same
+   * file; their daemons' lines then mix in it.
+   */
+  readonly logFile?: string | undefined
+  /**
+   * A log file larger than this when a daemon is started is moved to
+   * `<logFile>.1` (replacing the one before), and the daemon starts a new
+   * one: the log holds what the current daemon wrote, and at most about
+   * twice this is kept. Default 1 MiB.
+   */
+  readonly logMaxBytes?: number | undefined
 }
 
 /**
@@ -79,19 +99,43 @@ export class AutoStartError extends Data.TaggedError("AutoStartError")<{
   readonly reason: "SpawnFailed" | "Exited" | "Timeout" | "Unreachable"
   readonly detail: string
   readonly cause?: unknown
+  /** For `Exited`: how the daemon ended, its exit code or the signal that killed it. */
+  readonly exit?: DaemonExit | undefined
+  /** For `Exited` and `Timeout`: the last lines the daemon wrote to its log, oldest first. */
+  readonly output?: ReadonlyArray<string> | undefined
+  /** The log file the daemon's output went to (see {@link Options.logFile}). */
+  readonly logFile?: string | undefined
 }> {
   override get message(): string {
     switch (this.reason) {
       case "SpawnFailed":
         return `could not start '${this.command}' for '${this.path}': ${this.detail}`
       case "Exited":
-        return `'${this.command}' ${this.detail} and nothing listens at '${this.path}'; run it by hand to see why`
+        return `'${this.command}' ${this.detail} and nothing listens at '${this.path}'${this.said()}`
       case "Timeout":
-        return `nothing listens at '${this.path}' ${this.detail} after starting '${this.command}'`
+        return `nothing listens at '${this.path}' ${this.detail} after starting '${this.command}'${this.said()}`
       case "Unreachable":
         return `cannot start a server at '${this.path}': ${this.detail}`
     }
   }
+
+  /** What the daemon said, or where to look. */
+  private said(): string {
+    if (this.logFile === undefined) return "; run it by hand, or name a logFile, to see why"
+    if (this.output === undefined || this.output.length === 0) return `; it wrote nothing to its log '${this.logFile}'`
+    return `; the last lines of its log '${this.logFile}':\n${this.output.map((line) => `  ${line}`).join("\n")}`
+  }
+}
+
+/**
+ * How a daemon ended: its exit code, or the signal that killed it.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface DaemonExit {
+  readonly code: number | null
+  readonly signal: NodeJS.Signals | null
 }
 
 /**
@@ -132,18 +176,80 @@ const unreachable = (path: string, command: string, reason: ByteClient.ConnectEr
     detail: new ByteClient.ConnectError({ path, reason }).message
   })
 
-interface Exit {
-  readonly code: number | null
-  readonly signal: NodeJS.Signals | null
+/** The daemon's log, open for it to write to: its descriptor, and where this daemon's lines begin. */
+interface Log {
+  readonly file: string
+  readonly fd: number
+  readonly start: number
+}
+
+/** The most lines of its log a failed start quotes. */
+const TAIL_LINES = 20
+
+/** The most bytes read from the end of a log to find them. */
+const TAIL_BYTES = 64 * 1024
+
+/**
+ * Opens the daemon's log for appending, for the life of the scope (the
+ * daemon gets its own copy of the descriptor), first moving a log larger
+ * than `maxBytes` aside to `<file>.1`.
+ */
+const openLog = (path: string, options: Options, file: string) =>
+  Effect.acquireRelease(
+    Effect.try({
+      try: (): Log => {
+        const maxBytes = options.logMaxBytes ?? 1024 * 1024
+        const size = fs.statSync(file, { throwIfNoEntry: false })?.size ?? 0
+        if (size > maxBytes) {
+          try {
+            fs.renameSync(file, `${file}.1`)
+          } catch (error) {
+            // Another client starting a daemon moved it first.
+            if (errnoOf(error) !== "ENOENT") throw error
+          }
+        }
+        // Read as well as appended to: the failure's explanation is read back through it.
+        const fd = fs.openSync(file, "a+", 0o600)
+        return { file, fd, start: fs.fstatSync(fd).size }
+      },
+      catch: (error) =>
+        new AutoStartError({
+          path,
+          command: options.command,
+          reason: "SpawnFailed",
+          detail: `cannot open its log file '${file}': ${(error as Error).message}`,
+          cause: error,
+          logFile: file
+        })
+    }),
+    (log) => Effect.sync(() => fs.closeSync(log.fd))
+  )
+
+/**
+ * The last lines the daemon wrote to its log since it started (at most
+ * {@link TAIL_LINES}); none when the log cannot be read. Read through our
+ * own descriptor: the file the daemon writes to, even if another start has
+ * moved it aside since.
+ */
+const tailOf = (log: Log): ReadonlyArray<string> => {
+  try {
+    const end = fs.fstatSync(log.fd).size
+    const start = Math.min(Math.max(log.start, end - TAIL_BYTES), end)
+    const buffer = Buffer.alloc(end - start)
+    fs.readSync(log.fd, buffer, 0, buffer.length, start)
+    return buffer.toString("utf8").split(/\r?\n/).filter((line) => line.trim().length > 0).slice(-TAIL_LINES)
+  } catch {
+    return []
+  }
 }
 
 /** Spawns the daemon detached; succeeds once it runs, with a Deferred of its exit. */
-const spawnDetached = (path: string, options: Options) =>
-  Effect.callback<Deferred.Deferred<Exit>, AutoStartError>((resume) => {
-    const exited = Deferred.makeUnsafe<Exit>()
+const spawnDetached = (path: string, options: Options, log: Log | undefined) =>
+  Effect.callback<{ readonly pid: number; readonly exited: Deferred.Deferred<DaemonExit> }, AutoStartError>((resume) => {
+    const exited = Deferred.makeUnsafe<DaemonExit>()
     const child = spawn(options.command, options.args ?? [], {
       detached: true,
-      stdio: "ignore",
+      stdio: log === undefined ? "ignore" : ["ignore", log.fd, log.fd],
       cwd: options.cwd,
       env: options.env,
       windowsHide: true
@@ -157,7 +263,7 @@ const spawnDetached = (path: string, options: Options) =>
     child.once("spawn", () => {
       // The daemon must not keep this process alive, nor die with it.
       child.unref()
-      resume(Effect.succeed(exited))
+      resume(Effect.succeed({ pid: child.pid!, exited }))
     })
     child.once("exit", (code, signal) => Deferred.doneUnsafe(exited, Effect.succeed({ code, signal })))
   })
@@ -170,27 +276,44 @@ const spawnDetached = (path: string, options: Options) =>
  * @category running
  */
 export const start = (path: string, options: Options): Effect.Effect<void, AutoStartError> =>
-  Effect.gen(function*() {
-    const exited = yield* spawnDetached(path, options)
+  Effect.scoped(Effect.gen(function*() {
+    const log = options.logFile === undefined ? undefined : yield* openLog(path, options, options.logFile)
+    const { exited, pid } = yield* spawnDetached(path, options, log)
     const interval = options.pollInterval ?? Duration.millis(50)
     // Done when the path listens; failed when time runs out, or once our
     // daemon has exited and no other one listens within the grace period.
     yield* Effect.raceFirst(
-      waitListening(path, options.command, interval, options.startTimeout ?? Duration.seconds(10)),
+      Effect.mapError(
+        waitListening(path, options.command, interval, options.startTimeout ?? Duration.seconds(10)),
+        (error) => error.reason === "Timeout" ? explained(error, log, `(pid ${pid}, still running)`) : error
+      ),
       Effect.flatMap(Deferred.await(exited), (exit) =>
         Effect.mapError(
           waitListening(path, options.command, interval, options.exitGrace ?? Duration.seconds(1)),
           (error) =>
             error.reason === "Timeout"
-              ? new AutoStartError({
-                path,
-                command: options.command,
-                reason: "Exited",
-                detail: exit.signal !== null ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`
-              })
+              ? explained(
+                new AutoStartError({ path, command: options.command, reason: "Exited", detail: describeExit(exit), exit }),
+                log
+              )
               : error
         ))
     )
+  }))
+
+/** How the daemon ended, in words. */
+const describeExit = (exit: DaemonExit): string =>
+  exit.signal !== null ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`
+
+/** A failed start with what its daemon wrote to its log, if it has one. */
+const explained = (error: AutoStartError, log: Log | undefined, note?: string): AutoStartError =>
+  new AutoStartError({
+    path: error.path,
+    command: error.command,
+    reason: error.reason,
+    detail: note === undefined ? error.detail : `${error.detail} ${note}`,
+    exit: error.exit,
+    ...(log === undefined ? {} : { logFile: log.file, output: tailOf(log) })
   })
 
 /**
@@ -227,6 +350,14 @@ export const ensureRunning = (path: string, options: Options): Effect.Effect<voi
     }
   })
 
+/**
+ * The options of the request sent again once the daemon listens: a refusal
+ * then is a full backlog (every client that raced to start the daemon
+ * connects at once), not a missing daemon, so it waits while the server is
+ * busy, as Git's client does.
+ */
+const onceStarted = (options: Options): Options => ({ ...options, waitIfBusy: true })
+
 /** Connection failures that mean "no daemon yet", as opposed to a broken path. */
 const notRunning = (error: unknown): error is ByteClient.ConnectError =>
   error instanceof ByteClient.ConnectError && (error.reason === "PathNotFound" || error.reason === "NotListening")
@@ -246,7 +377,7 @@ export const request = (
   Effect.andThen(
     identified(path, options),
     ByteClient.request(path, request, options).pipe(
-      Effect.catchIf(notRunning, () => Effect.andThen(ensureRunning(path, options), ByteClient.request(path, request, options)))
+      Effect.catchIf(notRunning, () => Effect.andThen(ensureRunning(path, options), ByteClient.request(path, request, onceStarted(options))))
     )
   )
 
@@ -268,7 +399,7 @@ export const requestStream = (
     identified(path, options),
     ByteClient.requestStream(path, request, options).pipe(
       Stream.catchIf(notRunning, () =>
-        Stream.unwrap(Effect.as(ensureRunning(path, options), ByteClient.requestStream(path, request, options))))
+        Stream.unwrap(Effect.as(ensureRunning(path, options), ByteClient.requestStream(path, request, onceStarted(options)))))
     )
   ))
 
@@ -298,7 +429,7 @@ export const requestForEach = <E, R>(
     return ByteClient.requestForEach(path, request, handing, options).pipe(
       Effect.catchIf(
         (error) => !handed && notRunning(error),
-        () => Effect.andThen(ensureRunning(path, options), ByteClient.requestForEach(path, request, f, options))
+        () => Effect.andThen(ensureRunning(path, options), ByteClient.requestForEach(path, request, f, onceStarted(options)))
       )
     )
   }))

@@ -178,6 +178,20 @@ export interface Options extends Pick<Listener.Options, "lockTimeout" | "lockSta
    * application. Default: off.
    */
   readonly status?: boolean | { readonly logPath?: string | undefined } | undefined
+
+  // The daemon's lifetime.
+
+  /**
+   * Stops the server once no request has come for this long, as a daemon
+   * started on demand should (see `AutoStart`): it stops as `stop` does
+   * and removes its socket, and the next client starts a fresh one. The
+   * time counts from the end of the last request; a request in flight,
+   * however long, keeps the server up, and so does every open connection.
+   * A probe (a client that connects and hangs up without sending, as
+   * `Client.activeState` does) is not a request: a monitor checking that
+   * the daemon is there does not keep it alive. Default (and 0): never.
+   */
+  readonly idleShutdown?: Duration.Input | undefined
 }
 
 /** The largest request accepted by default (64 MiB of payload). */
@@ -293,6 +307,9 @@ export const make = <E, R>(
       )
     }
 
+    const idleShutdown = millis(options?.idleShutdown, Duration.infinity)
+    if (Number.isFinite(idleShutdown)) yield* Effect.forkScoped(stopWhenIdle(engine, idleShutdown, stop))
+
     // The stop sequence: on request, or as soon as the socket is stolen (a
     // stolen server can never receive another client).
     yield* Effect.forkScoped(Effect.gen(function*() {
@@ -321,6 +338,28 @@ export const make = <E, R>(
       )
     )
     return { path, stop, join } satisfies Server
+  })
+
+/**
+ * Asks the server to stop once no request has come for `limit` ms: the time
+ * counts from the start, then from the end of each request, and waits
+ * while any connection is open.
+ */
+const stopWhenIdle = <E, R>(engine: Engine<E, R>, limit: number, stop: Effect.Effect<void>) =>
+  Effect.gen(function*() {
+    const clock = yield* Effect.clockWith(Effect.succeed)
+    let last = clock.currentTimeMillisUnsafe()
+    engine.watchActivity(() => {
+      last = clock.currentTimeMillisUnsafe()
+    })
+    for (;;) {
+      yield* engine.quiet
+      const left = last + limit - clock.currentTimeMillisUnsafe()
+      if (left <= 0) break
+      yield* Effect.sleep(Duration.millis(left))
+    }
+    yield* Effect.logInfo(`no request for ${Duration.format(Duration.millis(limit))}; stopping`)
+    yield* stop
   })
 
 /**

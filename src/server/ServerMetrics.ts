@@ -23,7 +23,7 @@ import * as internal from "./internal/metrics.ts"
  * | `queue_timeout` | a complete request waited longer than `queueTimeout` for a place |
  * | `shutdown` | the server stopped before the client sent its request |
  * | `grace_expired` | the server's grace period ran out while the request was in flight |
- * | `client_gone` | the client went away while the response was being written |
+ * | `client_gone` | the client closed its connection before its response ended (a request waiting is dropped, a running application interrupted) |
  * | `response_stalled` | the client took none of its response for `responseIdleTimeout` |
  * | `handler_failed` | the application failed or died |
  * | `handler_timeout` | the application ran past `handlerTimeout` |

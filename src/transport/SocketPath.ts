@@ -1,16 +1,19 @@
 /**
  * Socket addresses: how a path becomes something `node:net` can bind or
  * connect to, including paths longer than the kernel's limit and Windows
- * named pipes.
+ * named pipes; and where a workspace's daemon puts its socket.
  *
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
 import * as Data from "effect/Data"
 import * as Scope from "effect/Scope"
+import { createHash } from "node:crypto"
 import * as fs from "node:fs"
+import * as os from "node:os"
 import * as nodePath from "node:path"
 import { errnoOf } from "../internal/Bytes.ts"
+import * as FileIdentity from "./internal/fileIdentity.ts"
 
 /**
  * The longest socket path the platform accepts, in bytes, without the
@@ -168,3 +171,175 @@ export const address = (path: string): Effect.Effect<string, SocketPathError, Sc
     return fits(alias) ? Effect.succeed(alias) : Effect.fail(new SocketPathError({ path, reason: "NameTooLong" }))
   })
 }
+
+/**
+ * The per-user directory {@link forWorkspace} would put a socket in cannot
+ * be trusted or made.
+ *
+ * `InvalidName`: the name is not a plain file name. `NotADirectory`:
+ * something else (a file, a symbolic link) is at the directory's path.
+ * `OtherUser`: the directory belongs to another user, who could replace
+ * our socket with theirs. `Writable`: group or others may write in it, and
+ * so replace our socket. `Failed`: it could not be made or read (`errno`
+ * says why, `cause` is the system's error).
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class WorkspaceDirectoryError extends Data.TaggedError("WorkspaceDirectoryError")<{
+  /** The directory (for `InvalidName`, the name). */
+  readonly path: string
+  readonly reason: "InvalidName" | "NotADirectory" | "OtherUser" | "Writable" | "Failed"
+  readonly detail: string
+  readonly errno?: string | undefined
+  readonly cause?: unknown
+}> {
+  override get message(): string {
+    switch (this.reason) {
+      case "InvalidName":
+        return `invalid name for a workspace socket '${this.path}': ${this.detail}`
+      case "Failed":
+        return `cannot make the socket directory '${this.path}': ${this.detail}`
+      default:
+        return `refusing the socket directory '${this.path}': ${this.detail}; remove it (it is recreated private to this user), or set XDG_RUNTIME_DIR to a directory of your own`
+    }
+  }
+}
+
+/**
+ * @since 0.2.0
+ * @category models
+ */
+export interface WorkspaceOptions {
+  /** The application's name: the directory's name, and the start of the socket's. A plain file name. */
+  readonly name: string
+  /** Where `XDG_RUNTIME_DIR` is read. Default `process.env`. */
+  readonly env?: Readonly<Record<string, string | undefined>> | undefined
+  /** The temporary directory used without `XDG_RUNTIME_DIR`. Default `os.tmpdir()`. */
+  readonly tmpDir?: string | undefined
+}
+
+/** Hex digits of the workspace's hash in a socket's name: 80 bits, no collision in practice. */
+const HASH_DIGITS = 20
+
+/** The longest readable part of a socket's name (the workspace's last component, as is safe). */
+const LABEL_LIMIT = 24
+
+const isPlainName = (name: string): boolean =>
+  name.length > 0 && name.length <= 64 && name !== "." && name !== ".." && !/[/\\\0]/.test(name)
+
+/** Whether group or others may write in the directory (and so replace what is in it). */
+const isWritableByOthers = (stats: fs.Stats): boolean => process.platform !== "win32" && (stats.mode & 0o022) !== 0
+
+/** The workspace's path as the file system resolves it: its spellings and links give one socket. */
+const canonical = (root: string): string => {
+  const absolute = nodePath.resolve(root)
+  try {
+    return fs.realpathSync.native(absolute)
+  } catch {
+    // Not there (yet): its spelling, made absolute and normal, is all there is.
+    return absolute
+  }
+}
+
+/** The per-user directory: `$XDG_RUNTIME_DIR/<name>`, else `<tmp>/<name>-<uid>`. */
+const userDirectory = (options: WorkspaceOptions): string => {
+  const runtime = (options.env ?? process.env).XDG_RUNTIME_DIR
+  // The XDG specification: a relative value is to be ignored.
+  if (runtime !== undefined && nodePath.isAbsolute(runtime)) return nodePath.join(runtime, options.name)
+  const uid = process.getuid?.()
+  return nodePath.join(options.tmpDir ?? os.tmpdir(), uid === undefined ? options.name : `${options.name}-${uid}`)
+}
+
+/** Makes `directory` private to this user, or checks the one already there. */
+const ensurePrivateDirectory = (directory: string): Effect.Effect<void, WorkspaceDirectoryError> =>
+  Effect.try({
+    try: () => {
+      try {
+        fs.mkdirSync(directory, { mode: 0o700 })
+      } catch (error) {
+        if (errnoOf(error) !== "EEXIST") throw error
+      }
+      return fs.lstatSync(directory)
+    },
+    catch: (error) =>
+      new WorkspaceDirectoryError({
+        path: directory,
+        reason: "Failed",
+        errno: errnoOf(error) ?? "EIO",
+        detail: String((error as Error).message),
+        cause: error
+      })
+  }).pipe(Effect.flatMap((stats) => {
+    if (!stats.isDirectory()) {
+      return Effect.fail(new WorkspaceDirectoryError({ path: directory, reason: "NotADirectory", detail: `it is ${FileIdentity.kindOf(stats)}` }))
+    }
+    if (!FileIdentity.isOwnedByUs(stats)) {
+      return Effect.fail(
+        new WorkspaceDirectoryError({ path: directory, reason: "OtherUser", detail: `it belongs to another user (uid ${stats.uid})` })
+      )
+    }
+    if (isWritableByOthers(stats)) {
+      return Effect.fail(
+        new WorkspaceDirectoryError({
+          path: directory,
+          reason: "Writable",
+          detail: `group or others may write in it (mode ${(stats.mode & 0o777).toString(8).padStart(3, "0")})`
+        })
+      )
+    }
+    return Effect.void
+  }))
+
+/**
+ * A socket path for one workspace (a project's root directory, say) and
+ * one application, private to this user: `$XDG_RUNTIME_DIR/<name>/`, or
+ * where that is not set, `<name>-<uid>/` in the OS temporary directory,
+ * made with mode 0700 if it is not there. The same workspace, however its
+ * path is spelt (relative, through a symbolic link), always gets the same
+ * socket; different workspaces get different ones.
+ *
+ * The socket's name is the workspace's last path component (cut short, and
+ * dropped if the whole would not fit) and a hash of its full path, so the
+ * socket's path stays within the kernel's limit however deep the
+ * workspace lies: no "path too long" for a workspace nested anywhere.
+ *
+ * A directory already at that place is used only if it is a directory of
+ * this user's that group and others may not write in: anyone who can write
+ * there could put a socket of theirs in our socket's place. Anything else
+ * fails with {@link WorkspaceDirectoryError}, which names the directory.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Server, SocketPath } from "effect-simple-ipc"
+ *
+ * const program = Effect.gen(function*() {
+ *   // e.g. /run/user/1000/my-tool/my-project-3f9a0c1d2e4b5a6c7d8e.sock
+ *   const path = yield* SocketPath.forWorkspace(process.cwd(), { name: "my-tool" })
+ *   yield* Server.make(path, (request, reply) => reply(request))
+ * })
+ * ```
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const forWorkspace = (root: string, options: WorkspaceOptions): Effect.Effect<string, WorkspaceDirectoryError> =>
+  Effect.suspend(() => {
+    if (!isPlainName(options.name)) {
+      return Effect.fail(
+        new WorkspaceDirectoryError({
+          path: options.name,
+          reason: "InvalidName",
+          detail: "use 1 to 64 characters, with no '/', '\\' or NUL, other than '.' and '..'"
+        })
+      )
+    }
+    const directory = userDirectory(options)
+    const workspace = canonical(root)
+    const hash = createHash("sha256").update(workspace).digest("hex").slice(0, HASH_DIGITS)
+    const label = nodePath.basename(workspace).replace(/[^A-Za-z0-9._-]/g, "_").slice(0, LABEL_LIMIT)
+    const labelled = nodePath.join(directory, `${label}-${hash}.sock`)
+    const path = label.length > 0 && fits(labelled) ? labelled : nodePath.join(directory, `${hash}.sock`)
+    return Effect.as(ensurePrivateDirectory(directory), path)
+  })

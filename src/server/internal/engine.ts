@@ -24,6 +24,11 @@
  *   rest of the response drains to the client. The place is already free:
  *   a client that does not read its response cannot hold one.
  *
+ * A client that closes its connection while its request waits or runs has
+ * gone, and its request with it: it leaves the queue, or its application
+ * is interrupted, which frees its place (`peerEnded`). A half-close is not
+ * a hang-up (see `peerEnded`).
+ *
  * Every time limit but `handlerTimeout` (a timeout around the application,
  * in its fiber) is checked by one sweep over the live connections, cheaper
  * than a timer per connection; and whoever cuts a connection records why
@@ -84,7 +89,7 @@ class Exchange {
   /** The progress the sweep saw last (bytes read or bytes flushed); -1: none yet. */
   seen = -1
   request: Uint8Array | undefined = undefined
-  /** Stops the read of the request, or the wait for the response's end. */
+  /** Stops the read of the request, the watch on its client, or the wait for the response's end. */
   cancel: (() => void) | undefined = undefined
   fiber: Fiber.Fiber<unknown, unknown> | undefined = undefined
   /** Set by whoever cuts the connection, before cutting it. */
@@ -93,6 +98,8 @@ class Exchange {
   span: ServeSpan | undefined = undefined
   /** Whether its application holds one of the `threads` places (all but placeless requests). */
   holdsPlace = true
+  /** The client shut down its writing side after its request, and still reads (see `peerEnded`). */
+  halfClosed = false
 
   constructor(socket: net.Socket, path: string, now: number) {
     this.connection = new SocketConnection(socket, path)
@@ -137,6 +144,10 @@ export class Engine<E, R> {
   /** Set at the end of the grace period: nothing more is started. */
   private closed = false
   private onIdle: (() => void) | undefined = undefined
+  /** For idle shutdown: told when a connection that brought a request (or part of one) closes. */
+  private onActivity: (() => void) | undefined = undefined
+  /** For idle shutdown: told when the last open connection closes. */
+  private onQuiet: (() => void) | undefined = undefined
   private readonly settings: Settings<E, R>
 
   constructor(settings: Settings<E, R>) {
@@ -181,6 +192,7 @@ export class Engine<E, R> {
     exchange.state = "waiting"
     exchange.since = Date.now()
     this.waiting.add(exchange)
+    this.watch(exchange)
   }
 
   /** Runs the application for a complete request, in a fiber of its own, holding a place. */
@@ -206,6 +218,8 @@ export class Engine<E, R> {
     if (exchange.span !== undefined) application = exchange.span.around(application)
     const fiber = this.settings.fork(application)
     exchange.fiber = fiber
+    // Watched once there is a fiber to interrupt.
+    this.watch(exchange)
     fiber.addObserver((exit) => this.handled(exchange, exit))
   }
 
@@ -217,6 +231,7 @@ export class Engine<E, R> {
    */
   private handled(exchange: Exchange, exit: Exit.Exit<void | typeof Quit, unknown>): void {
     exchange.fiber = undefined
+    this.unwatch(exchange)
     if (exchange.holdsPlace) this.running--
     if (exit._tag === "Failure") {
       if (exchange.reason === undefined && Cause.hasInterruptsOnly(exit.cause)) {
@@ -278,8 +293,57 @@ export class Engine<E, R> {
       return this.drop(exchange, reason)
     }
     exchange.reason ??= reason
+    this.unwatch(exchange)
     exchange.socket.destroy()
     exchange.fiber.interruptUnsafe()
+  }
+
+  /**
+   * Watches the client of a complete request while the request waits and
+   * runs (armed again as it starts running: a half-closed client is looked
+   * at afresh).
+   */
+  private watch(exchange: Exchange): void {
+    exchange.cancel = exchange.connection.watchEndUnsafe(() => this.peerEnded(exchange))
+  }
+
+  private unwatch(exchange: Exchange): void {
+    exchange.cancel?.()
+    exchange.cancel = undefined
+  }
+
+  /**
+   * The client's input ended while its request waits or runs. Git's client
+   * never does that: it keeps its socket open until it has read the flush.
+   * A client that closed its socket has gone (killed, timed out, given
+   * up), and nobody will read the response: its request is cancelled, out
+   * of the queue or with its application interrupted, and its place is
+   * free at once rather than when the application next writes, or never.
+   * A client that only shut down its writing side (a half-close, as `nc
+   * -N` or `socat` do once their input ends: "that was all of my request")
+   * still reads, and is answered as any other; the sweep makes sure it is
+   * still there (`recheck`).
+   */
+  private peerEnded(exchange: Exchange): void {
+    exchange.cancel = undefined
+    exchange.connection.peerClosedUnsafe((closed) => {
+      if (closed) this.hungUp(exchange)
+      else exchange.halfClosed = true
+    })
+  }
+
+  /** A half-closed client that has closed its socket since has gone, too. */
+  private recheck(exchange: Exchange): void {
+    // A probe waits behind what is still being written: one at a time.
+    if (exchange.socket.writableLength > 0) return
+    exchange.connection.peerClosedUnsafe((closed) => {
+      if (closed) this.hungUp(exchange)
+    })
+  }
+
+  private hungUp(exchange: Exchange): void {
+    if (exchange.reason !== undefined) return
+    if (exchange.state === "waiting" || exchange.state === "running") this.cut(exchange, "client_gone")
   }
 
   private close(exchange: Exchange): void {
@@ -288,7 +352,11 @@ export class Engine<E, R> {
     exchange.cancel = undefined
     exchange.socket.destroy()
     this.live.delete(exchange)
-    if (this.live.size === 0) this.onIdle?.()
+    if (this.onActivity !== undefined && !isProbe(exchange)) this.onActivity()
+    if (this.live.size === 0) {
+      this.onIdle?.()
+      this.onQuiet?.()
+    }
   }
 
   /** The one place where the time limits of reading, waiting and writing are enforced. */
@@ -303,10 +371,12 @@ export class Engine<E, R> {
         }
         case "waiting": {
           if (now - exchange.since >= queueTimeout) this.cut(exchange, "queue_timeout")
+          else if (exchange.halfClosed) this.recheck(exchange)
           break
         }
         case "running":
         case "ending": {
+          if (exchange.halfClosed && exchange.state === "running") this.recheck(exchange)
           // Only a response waiting to go out can stall; a handler that
           // computes for long is `handlerTimeout`'s concern.
           const flushed = exchange.flushed()
@@ -340,6 +410,32 @@ export class Engine<E, R> {
     }
   }
 
+  /**
+   * Calls `f` whenever a connection that brought a request, or part of
+   * one, closes: the moments idle shutdown counts from. A probe (a client
+   * that connected and sent nothing) is not activity: something that only
+   * checks that the server is there must not keep it alive.
+   */
+  watchActivity(f: () => void): void {
+    this.onActivity = f
+  }
+
+  /**
+   * Completes when no connection is open: a request in flight, however
+   * long, keeps an idle server from stopping. Apart from {@link idle},
+   * which the stop sequence waits on.
+   */
+  readonly quiet: Effect.Effect<void> = Effect.callback<void>((resume) => {
+    if (this.live.size === 0) return resume(Effect.void)
+    this.onQuiet = () => {
+      this.onQuiet = undefined
+      resume(Effect.void)
+    }
+    return Effect.sync(() => {
+      this.onQuiet = undefined
+    })
+  })
+
   /** Completes when no connection is left. */
   readonly idle: Effect.Effect<void> = Effect.callback<void>((resume) => {
     if (this.live.size === 0) return resume(Effect.void)
@@ -370,6 +466,9 @@ export class Engine<E, R> {
     return Fiber.interruptAll(running)
   })
 }
+
+/** A connection that closed without sending a byte: "is anyone listening?". */
+const isProbe = (exchange: Exchange): boolean => exchange.socket.bytesRead === 0
 
 /** Why reading a request failed, as the client's behaviour shows it. */
 const readFailure = (error: Connection.TransportError | PktLine.PktLineError, socket: net.Socket): DropReason => {

@@ -27,6 +27,9 @@ const WRITE_ALLOWANCE = 1024 * 1024
 const HIGH_WATER_MARK = 1024 * 1024
 
 
+/** What a probe of the peer writes. */
+const EMPTY = new Uint8Array(0)
+
 /** Calls `done` with `result` now; nothing is left to stop. */
 const settled = <A>(done: (result: A) => void, result: A) => {
   done(result)
@@ -185,6 +188,35 @@ export class SocketConnection implements Connection {
     }
     this.wake = () => finish(this.failure !== undefined ? this.readError() : collector.end())
     return this.stopReading
+  }
+
+  /**
+   * Calls `f` once the peer's end (EOF) or an error is seen, at once if it
+   * already has been; returns what stops the watch. For a connection whose
+   * message has been read: it rides on the wake-up the socket's listeners
+   * already give, so watching costs no listener of its own. Bytes that
+   * arrive meanwhile are kept, as ever, and do not end the watch.
+   */
+  watchEndUnsafe(f: () => void): () => void {
+    if (this.ended || this.failure !== undefined) return settled(f, undefined)
+    const watch = () => {
+      if (this.ended || this.failure !== undefined) f()
+      else this.wake = watch
+    }
+    this.wake = watch
+    return this.stopReading
+  }
+
+  /**
+   * Whether the peer has closed its end entirely, as opposed to only
+   * shutting down its writing side (a half-close): an EOF alone cannot tell
+   * them apart. A write of nothing can: it fails (`EPIPE`) once the peer's
+   * socket is closed, and sends nothing otherwise. `done` is called once.
+   */
+  peerClosedUnsafe(done: (closed: boolean) => void): void {
+    const socket = this.socket
+    if (this.failure !== undefined || socket.destroyed || socket.writableEnded) return done(true)
+    socket.write(EMPTY, (error) => done(error !== undefined && error !== null))
   }
 
   messageStream(): Stream.Stream<Uint8Array, TransportError | PktLine.PktLineError> {

@@ -1,0 +1,20 @@
+/**
+ * A daemon for the idle-shutdown test: serves `ping` at argv[2] and stops
+ * by itself after argv[3] milliseconds without a request, exiting 0.
+ */
+import { Duration, Effect } from "effect"
+import * as Server from "../../src/server/Server.ts"
+
+const [path, idleMs] = [process.argv[2]!, Number(process.argv[3])]
+
+Effect.runPromise(
+  Server.run(path, (request, reply) => reply(new TextDecoder().decode(request) === "ping" ? "pong" : "?"), {
+    idleShutdown: Duration.millis(idleMs)
+  })
+).then(
+  () => process.exit(0),
+  (error) => {
+    process.stderr.write(`${error}\n`)
+    process.exit(1)
+  }
+)

@@ -13,9 +13,7 @@
  * reads (a client that takes none of them for the server's
  * `responseIdleTimeout`, 10 s by default, is dropped); interrupting a call
  * closes its connection, and the server then interrupts the call's
- * handler once it writes to the closed connection (a unary handler runs to
- * its end: nothing tells the server of a closed connection before it
- * writes). The server's other options (`threads`, `handlerTimeout`, ...)
+ * handler, as it does for any request whose client has gone. The server's other options (`threads`, `handlerTimeout`, ...)
  * apply to calls as to any request.
  * Typed failures, defects, `RpcMiddleware` (headers included) and span
  * propagation work as with effect/rpc's own socket protocol.

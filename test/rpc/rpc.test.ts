@@ -179,7 +179,7 @@ describe("interruption", () => {
       yield* Deferred.await(observed.interrupted)
     }))
 
-  it.live("interrupting a unary call closes its connection", () =>
+  it.live("interrupting a unary call closes its connection and interrupts the handler on the server", () =>
     Effect.gen(function*() {
       const { observed, path } = yield* serve()
       const calculator = yield* client(path)
@@ -188,6 +188,10 @@ describe("interruption", () => {
       yield* Fiber.interrupt(fiber)
       const exit = yield* Fiber.await(fiber)
       assert.isTrue(Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause))
+      // The server sees its client gone (nothing was written to tell it)
+      // and interrupts the handler, which never ends by itself.
+      yield* Deferred.await(observed.interrupted)
+      assert.strictEqual(yield* calculator.Add({ a: 2, b: 2 }), 4)
     }))
 })
 

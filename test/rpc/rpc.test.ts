@@ -83,11 +83,12 @@ describe("calls", () => {
       assert.strictEqual(yield* calculator.Add({ a: 3, b: 3 }), 6)
     }))
 
-  it.live("a stream yields its items in order", () =>
+  it.live("a stream yields its items in order, and an empty one none", () =>
     Effect.gen(function*() {
       const { path } = yield* serve()
-      const items = yield* Stream.runCollect((yield* client(path)).Count({ to: 5 }))
-      assert.deepStrictEqual(items, [1, 2, 3, 4, 5])
+      const calculator = yield* client(path)
+      assert.deepStrictEqual(yield* Stream.runCollect(calculator.Count({ to: 5 })), [1, 2, 3, 4, 5])
+      assert.deepStrictEqual(yield* Stream.runCollect(calculator.Count({ to: 0 })), [])
     }))
 
   it.live("a stream that fails after some items delivers them, then the typed failure", () =>

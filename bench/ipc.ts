@@ -10,7 +10,8 @@
  *
  * `BENCH_QUICK=1`: one run, smaller sizes (smoke test). `BENCH_RUNS=<n>`
  * overrides the run count. `BENCH_IMPLS=a,b` and `BENCH_WORKLOADS=W1,W4`
- * select a subset.
+ * select a subset. `BENCH_RPC_TRACING=off`: every effect/rpc server and
+ * client with `disableTracing` (default: effect/rpc's defaults).
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import { mkdtempSync, rmSync } from "node:fs"
@@ -89,7 +90,9 @@ export const implementations: Record<string, Implementation> = {
     workloads: ["W1", "W2"],
     note: "this library's effect/rpc transport: the effect-rpc group and handlers served by RpcServer.layer on " +
       "SimpleIpcRpc.layerProtocolServer, called by one RpcClient on SimpleIpcRpc.layerProtocolClient; every call " +
-      "a connection of its own, as in W1"
+      "a connection of its own, as in W1. Every effect/rpc row (this one and the two below) runs RpcServer " +
+      "and RpcClient with the same options: their defaults, a span per call with no tracer installed " +
+      "(BENCH_RPC_TRACING=off: disableTracing for all of them)"
   },
   "effect-rpc": {
     serverArgs: (socketPath) => [here("./ipc/effect-rpc/server.ts"), socketPath],
@@ -126,16 +129,21 @@ const MiB = 1024 * 1024
 
 /** Workload definitions; `quick` shrinks them for a smoke test. */
 export const workloadSpecs = (quick: boolean): ReadonlyArray<WorkloadSpec> => [
+  // W1 and W2 time the steady state: their warm-up is long enough for V8 to
+  // have optimised each implementation's per-request path. A client's cost
+  // per request keeps falling for its first several thousand requests (by
+  // half for this library's client, and more for the effect/rpc rows, whose
+  // path runs more code), so a short warm-up times the JIT, not the code.
   {
     id: "W1",
     title: "W1 8 clients × sendbytes 90 B",
-    params: quick ? { requests: 800, concurrency: 8, ballast: 90, warmup: 80 } : { requests: 8000, concurrency: 8, ballast: 90, warmup: 400 },
+    params: quick ? { requests: 800, concurrency: 8, ballast: 90, warmup: 80 } : { requests: 8000, concurrency: 8, ballast: 90, warmup: 10_000 },
     timeoutMs: 120_000
   },
   {
     id: "W2",
     title: "W2 ping round trip",
-    params: quick ? { requests: 300, warmup: 50 } : { requests: 2000, warmup: 200 },
+    params: quick ? { requests: 300, warmup: 50 } : { requests: 2000, warmup: 2000 },
     timeoutMs: 120_000
   },
   {

@@ -17,6 +17,8 @@ const root = fileURLToPath(new URL("../", import.meta.url))
 
 /** Compiles the library into `dist/`; fails with tsc's report on a type error. */
 export const library = () => {
+  // A module removed from src/ must not live on in dist/ (and in the packed tarball).
+  fs.rmSync(new URL("../dist/", import.meta.url), { recursive: true, force: true })
   const tsc = createRequire(import.meta.url).resolve("typescript/bin/tsc")
   execFileSync(process.execPath, [tsc, "-p", "tsconfig.build.json"], { cwd: root, stdio: ["ignore", "inherit", "inherit"] })
 }

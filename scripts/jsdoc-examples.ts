@@ -14,7 +14,7 @@ import ts from "typescript"
 
 /** A fenced code block of an `@example`. */
 export interface Example {
-  /** `Module.name`, e.g. `TypedServer.layer`. */
+  /** `Module.name`, e.g. `SimpleIpcRpc.layerProtocolServer`. */
   readonly owner: string
   /** Which of the owner's example blocks (from 1). */
   readonly index: number

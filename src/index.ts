@@ -55,27 +55,6 @@ export * as Client from "./client/Client.ts"
 export * as Server from "./server/Server.ts"
 
 /**
- * Commands defined with Schema, and their plain wire encoding.
- *
- * @since 0.1.0
- */
-export * as Protocol from "./typed/Protocol.ts"
-
-/**
- * A typed protocol served from handlers, as a Layer.
- *
- * @since 0.1.0
- */
-export * as TypedServer from "./typed/TypedServer.ts"
-
-/**
- * A typed client: one method per command.
- *
- * @since 0.1.0
- */
-export * as TypedClient from "./typed/TypedClient.ts"
-
-/**
  * effect/rpc over Simple IPC: the server and client protocols that serve
  * and call any `RpcGroup` through a daemon socket.
  *

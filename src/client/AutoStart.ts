@@ -449,7 +449,7 @@ const startFailed = (error: AutoStartError | IdentityError) =>
 /**
  * The {@link ByteClient.IpcClient} service for the server at `path`, which
  * starts the daemon when it is not running: the plain client's service,
- * usable wherever that one is, as a typed client's transport too. Its
+ * usable wherever that one is, as an RPC client's transport too. Its
  * errors are the plain client's: a daemon that cannot be started fails a
  * request with a `ConnectError` of reason `OtherError` whose message says
  * why and whose `cause` is the {@link AutoStartError} ({@link request} and
@@ -460,17 +460,21 @@ const startFailed = (error: AutoStartError | IdentityError) =>
  *
  * @example
  * ```ts
- * import { Schema } from "effect"
- * import { AutoStart, Protocol, TypedClient } from "effect-simple-ipc"
+ * import { Effect, Schema } from "effect"
+ * import { Rpc, RpcClient, RpcGroup } from "effect/rpc"
+ * import { AutoStart, SimpleIpcRpc } from "effect-simple-ipc"
  *
- * const Calculator = Protocol.make(
- *   Protocol.command("divide", { payload: Schema.Struct({ a: Schema.Number, b: Schema.Number }), success: Schema.Number }),
- *   Protocol.command("count", { payload: Schema.Struct({ to: Schema.Int }), success: Schema.Int, stream: true })
- * )
- * const calculator = TypedClient.make(
- *   Calculator,
- *   AutoStart.make("/tmp/calc.sock", { command: process.execPath, args: ["calc-daemon.js"] })
- * )
+ * class Calculator extends RpcGroup.make(
+ *   Rpc.make("Divide", { payload: { a: Schema.Number, b: Schema.Number }, success: Schema.Number }),
+ *   Rpc.make("Count", { payload: { to: Schema.Int }, success: Schema.Int, stream: true })
+ * ) {}
+ *
+ * const program = Effect.gen(function*() {
+ *   const daemon = AutoStart.make("/tmp/calc.sock", { command: process.execPath, args: ["calc-daemon.js"] })
+ *   const protocol = yield* SimpleIpcRpc.makeProtocolClient(daemon, { group: Calculator })
+ *   const calculator = yield* RpcClient.make(Calculator).pipe(Effect.provideService(RpcClient.Protocol, protocol))
+ *   return yield* calculator.Divide({ a: 1, b: 4 })
+ * }).pipe(Effect.scoped)
  * ```
  *
  * @since 0.2.0

@@ -511,8 +511,8 @@ export class IpcClient extends Context.Service<IpcClient, {
 /**
  * The {@link IpcClient} service for the server at `path`: {@link activeState},
  * {@link request}, {@link requestStream} and {@link requestForEach} bound to
- * it, each request with `options`. Also the transport of a typed client
- * (`TypedClient.make`).
+ * it, each request with `options`. Also the transport of an RPC client
+ * (`SimpleIpcRpc.makeProtocolClient`).
  *
  * @example
  * ```ts

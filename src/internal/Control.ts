@@ -9,8 +9,8 @@
  * nothing before or after. It begins with a NUL byte, which none of Git's
  * clients can send: their requests are C strings (the fsmonitor client's
  * token, the test tool's `--token`, `sendbytes` with a printable `--byte`),
- * and a command-line argument cannot hold a NUL at all. A typed protocol's
- * request begins with its command's name, never with a NUL either.
+ * and a command-line argument cannot hold a NUL at all. An RPC call's
+ * request begins with its tag, never with a NUL either.
  *
  * @since 0.2.0
  */

@@ -37,7 +37,8 @@
  *   refuses, a request that cannot be read); `cause <JSON array>` for any
  *   other cause (an interruption, several failures), as effect/rpc encodes
  *   a cause. JSON never starts with `fail `, `d` or `c`, so an answer
- *   cannot be taken for a failure.
+ *   cannot be taken for a failure. A defect that is a message is cut to
+ *   its first 1024 characters, so that a request is never echoed whole.
  *
  * ```text
  * request  0015Add {"a":1,"b":2}0000

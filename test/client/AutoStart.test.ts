@@ -9,64 +9,23 @@ import * as fs from "node:fs"
 import * as nodePath from "node:path"
 import * as Client from "../../src/client/Client.ts"
 import * as AutoStart from "../../src/client/AutoStart.ts"
-import * as TypedClient from "../../src/typed/TypedClient.ts"
-import { DaemonProtocol } from "../support/autoStartDaemon.ts"
-import { nodeBinary, supportFile } from "../support/child.ts"
+import { daemonDir, daemonProcesses, options, recorded } from "../support/autoStart.ts"
+import { nodeBinary } from "../support/child.ts"
 import { waitUntil } from "../support/raw.ts"
-import { tempDir } from "../support/tempdir.ts"
 
-const daemonScript = supportFile("autoStartDaemon.ts")
-
-/** The pids the daemons recorded in `dir` as `<what>-<pid>`. */
-const recorded = (dir: string, what: "started" | "listening"): Array<number> =>
-  fs.readdirSync(dir).filter((name) => name.startsWith(`${what}-`)).map((name) => Number(name.slice(what.length + 1)))
-
-/**
- * The daemon processes running for `dir`, found by their command line
- * (Linux): a daemon exists from the moment it is spawned, before it has
- * booted far enough to record itself. Exited ones have no command line.
- */
-const daemonProcesses = (dir: string): Array<number> =>
-  fs.readdirSync("/proc").filter((name) => /^\d+$/.test(name)).filter((pid) => {
-    try {
-      const args = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")
-      return args.includes(daemonScript) && args.includes(dir)
-    } catch {
-      return false
-    }
-  }).map(Number)
-
-/**
- * A directory for daemons to record themselves in, whose daemons are all
- * killed when the scope closes, whatever the test did: they are detached
- * and would outlive it.
- */
-const daemonDir = Effect.gen(function*() {
-  const dir = yield* tempDir
-  yield* Effect.addFinalizer(() =>
-    Effect.gen(function*() {
-      for (const pid of daemonProcesses(dir)) process.kill(pid, "SIGKILL")
-      yield* waitUntil(Effect.sync(() => daemonProcesses(dir).length === 0))
-    }).pipe(Effect.orDie)
-  )
-  return dir
-})
-
-const options = (path: string, dir: string): AutoStart.Options => ({
-  command: nodeBinary,
-  args: [daemonScript, path, dir],
-  startTimeout: Duration.seconds(30)
-})
+/** The daemon's pid, asked with a plain request: its `WhoAmI` RPC answers it as JSON. */
+const whoAmI = (client: Client.IpcClient["Service"]) =>
+  Effect.map(client.request("WhoAmI"), (answer) => Number(Buffer.from(answer).toString()))
 
 describe("auto-start", () => {
   it.live("ten clients racing to start one daemon: one daemon runs, all ten get its answer", () =>
     Effect.gen(function*() {
       const dir = yield* daemonDir
       const path = nodePath.join(dir, "daemon.sock")
-      const client = TypedClient.make(DaemonProtocol, AutoStart.make(path, options(path, dir)))
+      const client = AutoStart.make(path, options(path, dir))
       assert.strictEqual(yield* Client.activeState(path), "NotListening")
 
-      const answers = yield* Effect.all(Array.from({ length: 10 }, () => client.whoami()), { concurrency: "unbounded" })
+      const answers = yield* Effect.all(Array.from({ length: 10 }, () => whoAmI(client)), { concurrency: "unbounded" })
 
       const listening = recorded(dir, "listening")
       assert.strictEqual(listening.length, 1, `daemons that listened: ${listening}`)
@@ -78,10 +37,10 @@ describe("auto-start", () => {
       assert.include(recorded(dir, "started"), winner)
 
       // A client that finds it running starts nothing more.
-      assert.strictEqual(yield* client.whoami(), winner)
+      assert.strictEqual(yield* whoAmI(client), winner)
       assert.deepStrictEqual(daemonProcesses(dir), [winner])
 
-      yield* client.stop()
+      yield* client.request("Stop")
       yield* waitUntil(Effect.sync(() => daemonProcesses(dir).length === 0), Duration.seconds(10))
       assert.isFalse(fs.existsSync(path))
     }), 90_000)
@@ -91,8 +50,7 @@ describe("auto-start", () => {
       const dir = yield* daemonDir
       const path = nodePath.join(dir, "daemon.sock")
       const transport = AutoStart.make(path, options(path, dir))
-      // The daemon's protocol has no stream; the byte-level stream is enough.
-      const response = yield* Stream.runCollect(transport.requestStream("whoami"))
+      const response = yield* Stream.runCollect(transport.requestStream("WhoAmI"))
       const [winner] = recorded(dir, "listening")
       assert.strictEqual(Buffer.concat(response).toString(), String(winner))
     }), 60_000)
@@ -101,13 +59,13 @@ describe("auto-start", () => {
     Effect.gen(function*() {
       const dir = yield* daemonDir
       const path = nodePath.join(dir, "daemon.sock")
-      const client = TypedClient.make(DaemonProtocol, AutoStart.make(path, options(path, dir)))
-      const first = yield* client.whoami()
+      const client = AutoStart.make(path, options(path, dir))
+      const first = yield* whoAmI(client)
       process.kill(first, "SIGKILL")
       // Its socket file stays behind, with nobody listening on it.
       yield* waitUntil(Effect.map(Client.activeState(path), (state) => state === "NotListening"))
       assert.isTrue(fs.lstatSync(path).isSocket())
-      const second = yield* client.whoami()
+      const second = yield* whoAmI(client)
       assert.notStrictEqual(second, first)
     }), 60_000)
 
@@ -116,12 +74,12 @@ describe("auto-start", () => {
       const dir = yield* daemonDir
       const path = nodePath.join(dir, "daemon.sock")
       const exits: AutoStart.Options = { command: nodeBinary, args: ["-e", "process.exit(3)"] }
-      const exited = yield* Effect.flip(AutoStart.request(path, "whoami", exits))
+      const exited = yield* Effect.flip(AutoStart.request(path, "WhoAmI", exits))
       assert.strictEqual(exited._tag, "AutoStartError")
       assert.strictEqual((exited as AutoStart.AutoStartError).reason, "Exited")
       assert.include(exited.message, "exited with code 3")
       // Through the service, the plain client's error, saying the same.
-      const viaService = yield* Effect.flip(TypedClient.make(DaemonProtocol, AutoStart.make(path, exits)).whoami())
+      const viaService = yield* Effect.flip(AutoStart.make(path, exits).request("WhoAmI"))
       assert.strictEqual(viaService._tag, "ConnectError")
       assert.strictEqual((viaService as Client.ConnectError).reason, "OtherError")
       assert.include(viaService.message, "exited with code 3")
@@ -131,12 +89,12 @@ describe("auto-start", () => {
       assert.strictEqual((startFailure as AutoStart.AutoStartError).reason, "Exited")
 
       const missing: AutoStart.Options = { command: nodePath.join(dir, "no-such-program") }
-      const error = yield* Effect.flip(AutoStart.request(path, "whoami", missing))
+      const error = yield* Effect.flip(AutoStart.request(path, "WhoAmI", missing))
       assert.strictEqual((error as AutoStart.AutoStartError).reason, "SpawnFailed")
       assert.include(error.message, "ENOENT")
       // The system's error is kept as the cause.
       assert.strictEqual(((error as AutoStart.AutoStartError).cause as NodeJS.ErrnoException).code, "ENOENT")
-      const missingViaService = yield* Effect.flip(TypedClient.make(DaemonProtocol, AutoStart.make(path, missing)).whoami())
+      const missingViaService = yield* Effect.flip(AutoStart.make(path, missing).request("WhoAmI"))
       assert.strictEqual(missingViaService._tag, "ConnectError")
       assert.include(missingViaService.message, "ENOENT")
     }), 30_000)
@@ -156,7 +114,7 @@ describe("auto-start", () => {
       const dir = yield* daemonDir
       const path = nodePath.join(dir, "daemon.sock")
       const pieces: Array<Uint8Array> = []
-      yield* AutoStart.make(path, options(path, dir)).requestForEach("whoami", (piece) =>
+      yield* AutoStart.make(path, options(path, dir)).requestForEach("WhoAmI", (piece) =>
         Effect.sync(() => void pieces.push(piece.slice())))
       const [winner] = recorded(dir, "listening")
       assert.strictEqual(Buffer.concat(pieces).toString(), String(winner))
@@ -169,7 +127,7 @@ describe("auto-start", () => {
       const running = options(path, dir)
       yield* AutoStart.ensureRunning(path, running)
       let calls = 0
-      const error = yield* Effect.flip(AutoStart.requestForEach(path, "whoami", () => {
+      const error = yield* Effect.flip(AutoStart.requestForEach(path, "WhoAmI", () => {
         calls++
         return Effect.fail(new Client.ConnectError({ path, reason: "NotListening" }))
       }, running))
@@ -183,8 +141,7 @@ describe("auto-start", () => {
       const dir = yield* daemonDir
       const path = nodePath.join(dir, "daemon.sock")
       const whoami = Effect.gen(function*() {
-        const client = yield* Client.IpcClient
-        return Number(Buffer.from(yield* client.request("whoami")).toString())
+        return yield* whoAmI(yield* Client.IpcClient)
       })
       const started = yield* Effect.provide(whoami, AutoStart.layer(path, options(path, dir)))
       assert.deepStrictEqual(recorded(dir, "listening"), [started])

@@ -1,22 +1,24 @@
 /**
  * Every documented way to run a daemon ends its process when the server
- * stops: by a client's `quit` (or a typed `stop`), a signal, or a stolen
+ * stops: by a client's `quit` (or an RPC `Stop`), a signal, or a stolen
  * socket. Each pattern runs in a process of its own (see patterns.ts); a
  * process that outlived its server would hold on with nothing to serve.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect } from "effect"
+import { RpcClient } from "effect/rpc"
 import type { ChildProcess } from "node:child_process"
 import * as fs from "node:fs"
 import * as nodePath from "node:path"
 import { fileURLToPath } from "node:url"
 import * as AutoStart from "../../src/client/AutoStart.ts"
 import * as Client from "../../src/client/Client.ts"
+import * as SimpleIpcRpc from "../../src/rpc/SimpleIpcRpc.ts"
 import * as Server from "../../src/server/Server.ts"
 import * as TestApplication from "../../src/testing/TestApplication.ts"
-import * as TypedClient from "../../src/typed/TypedClient.ts"
 import { nodeBinary, spawnScoped } from "../support/child.ts"
 import { listening } from "../support/probe.ts"
+import { processesWith } from "../support/processes.ts"
 import { waitUntil } from "../support/raw.ts"
 import { socketPath, tempDir } from "../support/tempdir.ts"
 import { Daemon, type Pattern } from "./patterns.ts"
@@ -51,12 +53,15 @@ const exitsPromptly = (child: ChildProcess, what: string) =>
 const start = (pattern: Pattern, path: string) =>
   Effect.tap(spawnScoped([script, pattern, path], { stdio: "pipe" }), () => waitUntil(listening(path), Duration.seconds(30)))
 
-const isTyped = (pattern: Pattern) => pattern.startsWith("typed")
+const isRpc = (pattern: Pattern) => pattern.startsWith("rpc")
 
-/** Stops the server as its clients do: `quit`, or the typed `stop` command. */
+/** Stops the server as its clients do: `quit`, or the RPC `Stop`. */
 const stopServer = (pattern: Pattern, path: string) =>
-  isTyped(pattern)
-    ? TypedClient.make(Daemon, Client.make(path)).stop()
+  isRpc(pattern)
+    ? Effect.flatMap(RpcClient.make(Daemon), (daemon) => daemon.Stop()).pipe(
+      Effect.scoped,
+      Effect.provide(SimpleIpcRpc.layerProtocolClient(path))
+    )
     : Effect.asVoid(Client.request(path, "quit"))
 
 /**
@@ -69,13 +74,13 @@ const codeAfterStop: Record<Pattern, number> = {
   "run-main": 0,
   "layer-main": 130,
   "layer-fork": 0,
-  "typed-layer-main": 130,
-  "typed-layer-fork": 0
+  "rpc-layer-main": 130,
+  "rpc-layer-fork": 0
 }
 
 describe("a daemon's process ends when its server stops", () => {
   for (const [pattern, code] of Object.entries(codeAfterStop) as Array<[Pattern, number]>) {
-    it.live(`${pattern}: ${isTyped(pattern) ? "stop" : "quit"} ends the process, and no socket is left`, () =>
+    it.live(`${pattern}: ${isRpc(pattern) ? "Stop" : "quit"} ends the process, and no socket is left`, () =>
       Effect.gen(function*() {
         const path = yield* socketPath()
         const daemon = yield* start(pattern, path)
@@ -86,7 +91,7 @@ describe("a daemon's process ends when its server stops", () => {
       }))
   }
 
-  for (const pattern of ["run-main", "layer-main", "typed-layer-main"] as const) {
+  for (const pattern of ["run-main", "layer-main", "rpc-layer-main"] as const) {
     for (const signal of ["SIGTERM", "SIGINT"] as const) {
       it.live(`${pattern}: ${signal} stops the server gracefully and ends the process`, () =>
         Effect.gen(function*() {
@@ -101,7 +106,7 @@ describe("a daemon's process ends when its server stops", () => {
     }
   }
 
-  for (const pattern of ["layer-main", "typed-layer-main"] as const) {
+  for (const pattern of ["layer-main", "rpc-layer-main"] as const) {
     it.live(`${pattern}: a stolen socket stops the server and ends the process; the new owner's socket stays`, () =>
       Effect.gen(function*() {
         const path = yield* socketPath()
@@ -120,21 +125,10 @@ describe("a daemon's process ends when its server stops", () => {
   }
 })
 
-/**
- * The daemons of `pattern` at `path` that are running, found by their
- * command line (Linux): one exists from the moment it is spawned.
- */
-const daemonsAt = (path: string): Array<number> =>
-  fs.readdirSync("/proc").filter((name) => /^\d+$/.test(name)).filter((pid) => {
-    try {
-      const args = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")
-      return args.includes(script) && args.includes(path)
-    } catch {
-      return false
-    }
-  }).map(Number)
+/** The daemons running for `path`, found by their command line: one exists from the moment it is spawned. */
+const daemonsAt = (path: string): Array<number> => processesWith(script, path)
 
-describe("AutoStart with a launched typed layer as the daemon", () => {
+describe("AutoStart with a launched RPC layer as the daemon", () => {
   it.live("ten racing clients start one daemon; after a stop no daemon process is left", () =>
     Effect.gen(function*() {
       const dir = yield* tempDir
@@ -147,17 +141,19 @@ describe("AutoStart with a launched typed layer as the daemon", () => {
       )
       const transport = AutoStart.make(path, {
         command: nodeBinary,
-        args: [script, "typed-layer-main", path],
+        args: [script, "rpc-layer-main", path],
         startTimeout: Duration.seconds(30)
       })
-      const daemon = TypedClient.make(Daemon, transport)
-      const pids = yield* Effect.all(Array.from({ length: 10 }, () => daemon.pid()), { concurrency: "unbounded" })
+      // Each call starts the daemon if none answers (no start when the protocol is made).
+      const protocol = yield* SimpleIpcRpc.makeProtocolClient(transport, { group: Daemon })
+      const daemon = yield* RpcClient.make(Daemon).pipe(Effect.provideService(RpcClient.Protocol, protocol))
+      const pids = yield* Effect.all(Array.from({ length: 10 }, () => daemon.Pid()), { concurrency: "unbounded" })
       assert.strictEqual(new Set(pids).size, 1, `answered by ${[...new Set(pids)].join(", ")}`)
       // The daemons that lost the race exit on their own.
       yield* waitUntil(Effect.sync(() => daemonsAt(path).length === 1), Duration.seconds(30))
       assert.deepStrictEqual(daemonsAt(path), [pids[0]])
 
-      yield* daemon.stop()
+      yield* daemon.Stop()
       yield* waitUntil(Effect.sync(() => daemonsAt(path).length === 0), EXIT_WITHIN)
       assert.deepStrictEqual(fs.readdirSync(dir), [])
     }))

@@ -1,26 +1,30 @@
 /**
  * The documented ways to run a daemon, each as a program of its own:
  * `node patterns.ts <pattern> <socket>`. Each serves the test application
- * (whose `quit` stops the server) and, for the typed patterns, a protocol
- * with a `stop` command.
+ * (whose `quit` stops the server) or, for the RPC patterns, an effect/rpc
+ * group with a `Stop` call.
  */
 import { NodeRuntime } from "@effect/platform-node"
 import { Effect, Layer, Schema } from "effect"
-import * as Protocol from "../../src/typed/Protocol.ts"
+import { Rpc, RpcGroup, RpcServer } from "effect/rpc"
+import * as SimpleIpcRpc from "../../src/rpc/SimpleIpcRpc.ts"
 import * as Server from "../../src/server/Server.ts"
 import * as TestApplication from "../../src/testing/TestApplication.ts"
-import * as TypedServer from "../../src/typed/TypedServer.ts"
 
-export const Daemon = Protocol.make(
-  Protocol.command("pid", { success: Schema.Int }),
-  Protocol.command("stop")
-)
+export class Daemon extends RpcGroup.make(
+  Rpc.make("Pid", { success: Schema.Int }),
+  Rpc.make("Stop")
+) {}
 
-const typed = (path: string) =>
-  TypedServer.layer(Daemon, path, {
-    pid: () => Effect.succeed(process.pid),
-    stop: () => Server.IpcServer.use((server) => server.stop)
-  })
+/** The group served by `RpcServer.layer` on a Simple IPC socket: a daemon is this layer, launched. */
+const rpc = (path: string) =>
+  RpcServer.layer(Daemon).pipe(
+    Layer.provide(Daemon.toLayer({
+      Pid: () => Effect.succeed(process.pid),
+      Stop: () => Server.IpcServer.use((server) => server.stop)
+    })),
+    Layer.provide(SimpleIpcRpc.layerProtocolServer(path))
+  )
 
 /**
  * Each pattern by name: how it is started, and how its process should end
@@ -35,10 +39,10 @@ export const patterns = {
   "layer-main": (path: string) => NodeRuntime.runMain(Layer.launch(Server.layer(path, TestApplication.handler))),
   /** The daemon layer, launched with `Effect.runFork`. */
   "layer-fork": (path: string) => void Effect.runFork(Layer.launch(Server.layer(path, TestApplication.handler))),
-  /** A typed daemon layer, launched under `NodeRuntime.runMain`; stopped by its `stop` command. */
-  "typed-layer-main": (path: string) => NodeRuntime.runMain(Layer.launch(typed(path))),
-  /** A typed daemon layer, launched with `Effect.runFork`. */
-  "typed-layer-fork": (path: string) => void Effect.runFork(Layer.launch(typed(path)))
+  /** An RPC daemon layer, launched under `NodeRuntime.runMain`; stopped by its `Stop` call. */
+  "rpc-layer-main": (path: string) => NodeRuntime.runMain(Layer.launch(rpc(path))),
+  /** An RPC daemon layer, launched with `Effect.runFork`. */
+  "rpc-layer-fork": (path: string) => void Effect.runFork(Layer.launch(rpc(path)))
 } as const
 
 export type Pattern = keyof typeof patterns

@@ -19,7 +19,7 @@ describe("the JSDoc examples", () => {
 
   it("are found (the check looks where the examples are)", () => {
     assert.isAbove(collected.examples.length, 0)
-    assert.include(collected.examples.map((example) => example.owner), "TypedServer.layer")
+    assert.include(collected.examples.map((example) => example.owner), "SimpleIpcRpc.layerProtocolServer")
   })
 
   it("each type-checks as a program of its own", () => {

@@ -14,6 +14,7 @@ import { killAndWait, spawnScoped } from "../support/child.ts"
 import { waitUntil } from "../support/raw.ts"
 import { socketPath, tempDir } from "../support/tempdir.ts"
 import { listening } from "../support/probe.ts"
+import { processesWith } from "../support/processes.ts"
 
 const example = (name: string) => fileURLToPath(new URL(`../../examples/${name}.ts`, import.meta.url))
 
@@ -164,15 +165,7 @@ describe("examples/typed-protocol.ts", () => {
 })
 
 /** The `autostart.ts serve` daemons running for `path` (Linux: their command line names it). */
-const autostartDaemons = (path: string): Array<number> =>
-  fs.readdirSync("/proc").filter((name) => /^\d+$/.test(name)).filter((pid) => {
-    try {
-      const args = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")
-      return args.includes(example("autostart")) && args.includes("serve") && args.includes(path)
-    } catch {
-      return false
-    }
-  }).map(Number)
+const autostartDaemons = (path: string): Array<number> => processesWith(example("autostart"), "serve", path)
 
 describe("examples/autostart.ts", () => {
   it.live("the first hello starts the daemon, the second finds it; stop ends it and leaves nothing", () =>

@@ -12,7 +12,7 @@ import * as fs from "node:fs"
 import * as nodePath from "node:path"
 import * as AutoStart from "../../src/client/AutoStart.ts"
 import { killAndWait, nodeBinary, spawnScoped, supportFile } from "../support/child.ts"
-import { daemonMarker, killAll, processesWith } from "./daemons.ts"
+import { daemonMarker, killAll, processesWith } from "../support/processes.ts"
 
 const killerScript = new URL("./killer.ts", import.meta.url).pathname
 

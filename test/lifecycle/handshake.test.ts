@@ -5,16 +5,16 @@
  * new on either side, however many clients race to do it.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Duration, Effect, Option } from "effect"
+import { Duration, Effect, Layer, Option } from "effect"
+import { RpcClient, RpcServer } from "effect/rpc"
 import * as fs from "node:fs"
 import * as nodePath from "node:path"
 import * as AutoStart from "../../src/client/AutoStart.ts"
 import * as Client from "../../src/client/Client.ts"
 import * as Control from "../../src/client/Control.ts"
 import * as Server from "../../src/server/Server.ts"
-import * as TypedClient from "../../src/typed/TypedClient.ts"
-import * as TypedServer from "../../src/typed/TypedServer.ts"
-import { DaemonProtocol } from "../support/autoStartDaemon.ts"
+import * as SimpleIpcRpc from "../../src/rpc/SimpleIpcRpc.ts"
+import { DaemonRpcs } from "../support/autoStartDaemon.ts"
 import { waitUntil } from "../support/raw.ts"
 import { socketPath } from "../support/tempdir.ts"
 import {
@@ -82,22 +82,31 @@ describe("the identity request on the server", () => {
       assert.deepStrictEqual(seen, [longer, Buffer.from("ping"), statusRequest])
     }))
 
-  it.live("a daemon that breaks off its answer, or is a typed server, declares no identity; a typed one may", () =>
+  it.live("a daemon that breaks off its answer, or is an RPC server, declares no identity; an RPC server may", () =>
     Effect.gen(function*() {
       const failing = yield* socketPath()
       yield* Server.make(failing, () => Effect.die("no such command"))
       assert.isTrue(Option.isNone(yield* Control.identity(failing)))
 
-      const typed = yield* socketPath()
-      yield* TypedServer.make(DaemonProtocol, typed, { whoami: () => Effect.succeed(process.pid), stop: () => Effect.void })
-      assert.isTrue(Option.isNone(yield* Control.identity(typed)))
+      const handlers = DaemonRpcs.toLayer({ WhoAmI: () => Effect.succeed(process.pid), Stop: () => Effect.void })
+      const rpcServer = (path: string, options?: Server.Options) =>
+        Layer.build(RpcServer.layer(DaemonRpcs).pipe(
+          Layer.provide(handlers),
+          Layer.provide(SimpleIpcRpc.layerProtocolServer(path, options))
+        ))
+      const plain = yield* socketPath()
+      yield* rpcServer(plain)
+      // The identity request is an RPC call the group does not have: its
+      // answer is no identity.
+      assert.isTrue(Option.isNone(yield* Control.identity(plain)))
       const declaring = yield* socketPath()
-      const client = TypedClient.make(DaemonProtocol, Client.make(declaring))
-      yield* TypedServer.make(DaemonProtocol, declaring, { whoami: () => Effect.succeed(process.pid), stop: () => Effect.void }, {
-        identity: declared
-      })
+      yield* rpcServer(declaring, { identity: declared })
       assert.strictEqual(Option.getOrThrow(yield* Control.identity(declaring)).name, "echo")
-      assert.strictEqual(yield* client.whoami(), process.pid)
+      // And its calls are served as before.
+      const client = yield* RpcClient.make(DaemonRpcs).pipe(
+        Effect.provide(SimpleIpcRpc.layerProtocolClient(declaring, { group: DaemonRpcs }))
+      )
+      assert.strictEqual(yield* client.WhoAmI(), process.pid)
     }))
 })
 

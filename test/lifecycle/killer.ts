@@ -10,7 +10,7 @@
  * or `KILLER_PHASE_MS` has passed. Prints "ready" once watching, and each
  * kill as `killed <pid>`.
  */
-import { killIfAlive, processesWith } from "./daemons.ts"
+import { killIfAlive, processesWith } from "../support/processes.ts"
 
 const marker = process.env.KILLER_MARKER!
 const window = Number(process.env.KILLER_WINDOW_MS ?? 3000)

@@ -9,7 +9,7 @@ import * as fs from "node:fs"
 import * as nodePath from "node:path"
 import * as AutoStart from "../../src/client/AutoStart.ts"
 import { nodeBinary } from "../support/child.ts"
-import { daemonMarker } from "./daemons.ts"
+import { daemonMarker } from "../support/processes.ts"
 
 const failingDaemon = new URL("./failingDaemon.ts", import.meta.url).pathname
 

@@ -3,13 +3,12 @@
  * user's would be), recorded in a directory of their own, and all killed
  * when the test's scope closes, whatever the test did.
  */
-import { Duration, Effect } from "effect"
+import { Duration } from "effect"
 import * as fs from "node:fs"
 import * as nodePath from "node:path"
 import type * as AutoStart from "../../src/client/AutoStart.ts"
 import { nodeBinary } from "../support/child.ts"
-import { waitUntil } from "../support/raw.ts"
-import { tempDir } from "../support/tempdir.ts"
+import { daemonMarker, processesWith } from "../support/processes.ts"
 import { daemonName } from "./lifecycleDaemon.ts"
 
 export const daemonScript = nodePath.join(import.meta.dirname, "lifecycleDaemon.ts")
@@ -24,32 +23,11 @@ export const quitsSent = (dir: string, pid: number): number => {
   return fs.existsSync(file) ? fs.readFileSync(file, "utf8").split("\n").filter((line) => line === "quit").length : 0
 }
 
-/**
- * The daemon processes running for `dir`, found by their command line
- * (Linux): a daemon exists from the moment it is spawned, before it has
- * booted far enough to record itself. Exited ones have no command line.
- */
-export const daemonProcesses = (dir: string): Array<number> =>
-  fs.readdirSync("/proc").filter((name) => /^\d+$/.test(name)).filter((pid) => {
-    try {
-      const args = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")
-      return args.includes(daemonScript) && args.includes(dir)
-    } catch {
-      return false
-    }
-  }).map(Number)
+/** The daemon processes running for `dir`, from the moment each is spawned. */
+export const daemonProcesses = (dir: string): Array<number> => processesWith(daemonScript, dir)
 
 /** A directory for one test's daemons and socket; its daemons are killed when the scope closes. */
-export const daemonDir = Effect.gen(function*() {
-  const dir = yield* tempDir
-  yield* Effect.addFinalizer(() =>
-    Effect.gen(function*() {
-      for (const pid of daemonProcesses(dir)) process.kill(pid, "SIGKILL")
-      yield* waitUntil(Effect.sync(() => daemonProcesses(dir).length === 0))
-    }).pipe(Effect.orDie)
-  )
-  return dir
-})
+export const daemonDir = daemonMarker
 
 /** How a client starts the daemon of `version` (`none`: one that declares no identity). */
 export const startOptions = (path: string, dir: string, version: string): AutoStart.Options => ({

@@ -1,6 +1,6 @@
 /**
  * The file-change monitor example: a daemon that watches a tree and
- * answers "what changed since token T", built on the typed layer.
+ * answers "what changed since token T", an effect/rpc service over Simple IPC.
  *
  * Every scenario waits on the monitor's own answer (polled until it shows
  * the last change made) before asserting, never on a fixed delay. Each

@@ -7,53 +7,11 @@ import { Duration, Effect } from "effect"
 import { RpcClient } from "effect/rpc"
 import * as fs from "node:fs"
 import * as nodePath from "node:path"
-import { fileURLToPath } from "node:url"
-import type * as AutoStart from "../../src/client/AutoStart.ts"
 import * as Client from "../../src/client/Client.ts"
 import * as SimpleIpcRpc from "../../src/rpc/SimpleIpcRpc.ts"
-import { nodeBinary } from "../support/child.ts"
+import { daemonDir, daemonProcesses, options, recorded } from "../support/autoStart.ts"
+import { DaemonRpcs } from "../support/autoStartDaemon.ts"
 import { waitUntil } from "../support/raw.ts"
-import { tempDir } from "../support/tempdir.ts"
-import { DaemonRpcs } from "./autoStartDaemon.ts"
-
-const daemonScript = fileURLToPath(new URL("./autoStartDaemon.ts", import.meta.url))
-
-/** The pids the daemons recorded in `dir` as `<what>-<pid>`. */
-const recorded = (dir: string, what: "started" | "listening"): Array<number> =>
-  fs.readdirSync(dir).filter((name) => name.startsWith(`${what}-`)).map((name) => Number(name.slice(what.length + 1)))
-
-/**
- * The daemon processes running for `dir`, found by their command line
- * (Linux): a daemon exists from the moment it is spawned, before it has
- * booted far enough to record itself.
- */
-const daemonProcesses = (dir: string): Array<number> =>
-  fs.readdirSync("/proc").filter((name) => /^\d+$/.test(name)).filter((pid) => {
-    try {
-      const args = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")
-      return args.includes(daemonScript) && args.includes(dir)
-    } catch {
-      return false
-    }
-  }).map(Number)
-
-/** A directory for the daemons, whose daemons are all killed when the scope closes: they are detached. */
-const daemonDir = Effect.gen(function*() {
-  const dir = yield* tempDir
-  yield* Effect.addFinalizer(() =>
-    Effect.gen(function*() {
-      for (const pid of daemonProcesses(dir)) process.kill(pid, "SIGKILL")
-      yield* waitUntil(Effect.sync(() => daemonProcesses(dir).length === 0))
-    }).pipe(Effect.orDie)
-  )
-  return dir
-})
-
-const options = (path: string, dir: string): AutoStart.Options => ({
-  command: nodeBinary,
-  args: [daemonScript, path, dir],
-  startTimeout: Duration.seconds(30)
-})
 
 /** One caller: its own client, its own protocol layer (which makes sure the daemon runs), one call. */
 const whoAmI = (path: string, dir: string) =>

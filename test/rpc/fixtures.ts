@@ -36,6 +36,8 @@ export const AuthenticationLive = Layer.succeed(Authentication, (effect, { heade
 
 const Pair = { a: Schema.Number, b: Schema.Number }
 
+export const Item = Schema.Struct({ n: Schema.Int, text: Schema.String })
+
 export class Calculator extends RpcGroup.make(
   Rpc.make("Add", { payload: Pair, success: Schema.Number }),
   Rpc.make("Divide", { payload: Pair, success: Schema.Number, error: DivideByZero }),
@@ -51,12 +53,42 @@ export class Calculator extends RpcGroup.make(
   Rpc.make("CrashMidStream", { success: Schema.Int, stream: true }),
   Rpc.make("CountThenFail", { payload: { to: Schema.Int }, success: Schema.Int, error: DivideByZero, stream: true }),
   Rpc.make("WhoAmI", { success: Schema.String }).middleware(Authentication),
+  /** Fails with an error the RPC does not declare (possible only past the types). */
+  Rpc.make("Fumble"),
+  /** Answers something its success schema refuses. */
+  Rpc.make("Lie", { success: Schema.Int }),
+  /** `to` items carrying `text`, counted in `produced` as they are made. */
+  Rpc.make("Lines", { payload: { to: Schema.Int, text: Schema.String }, success: Item, stream: true }),
   Rpc.make("Stop")
 ) {}
 
+/** Version 1 of a service, as an older server has it. */
+export class StoreV1 extends RpcGroup.make(
+  Rpc.make("Info", { success: Schema.Struct({ name: Schema.String }) }),
+  Rpc.make("List", { success: Schema.Struct({ key: Schema.String }), stream: true })
+) {}
+
+export const storeV1Handlers = StoreV1.toLayer({
+  Info: () => Effect.succeed({ name: "store" }),
+  List: () => Stream.make({ key: "a" }, { key: "b" })
+})
+
+/** Version 2: `Info` and `List` items gained a field, and there is a new RPC. */
+export class StoreV2 extends RpcGroup.make(
+  Rpc.make("Info", { success: Schema.Struct({ name: Schema.String, size: Schema.Int }) }),
+  Rpc.make("List", { success: Schema.Struct({ key: Schema.String, size: Schema.Int }), stream: true }),
+  Rpc.make("Compact", { payload: { level: Schema.Int } })
+) {}
+
+export const storeV2Handlers = StoreV2.toLayer({
+  Info: () => Effect.succeed({ name: "store", size: 3 }),
+  List: () => Stream.make({ key: "a", size: 1 }),
+  Compact: () => Effect.void
+})
+
 /** What the handlers let a test observe. */
 export interface Observed {
-  /** Items `Endless` has produced. */
+  /** Items `Endless` or `Lines` has produced. */
   produced: number
   /** Completed when `Endless` or `Hang` starts. */
   readonly started: Deferred.Deferred<void>
@@ -97,6 +129,13 @@ export const handlers = (observed: Observed) =>
     CrashMidStream: () => Stream.concat(Stream.make(1, 2), Stream.die(new Error("the stream crashed"))),
     CountThenFail: ({ to }) => Stream.concat(Stream.range(1, to), Stream.fail(new DivideByZero({ dividend: to }))),
     WhoAmI: () => CurrentUser.use(Effect.succeed),
+    Fumble: () => Effect.fail(new Error("not declared")) as unknown as Effect.Effect<void>,
+    Lie: () => Effect.succeed(1.5),
+    Lines: ({ text, to }) =>
+      Stream.range(1, to).pipe(Stream.map((n) => {
+        observed.produced++
+        return { n, text }
+      })),
     Stop: () => Server.IpcServer.use((server) => server.stop)
   })
 

@@ -4,19 +4,44 @@
  * kind of call round-tripping as with effect/rpc's own socket protocol.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Deferred, Effect, Exit, Fiber, Stream, Tracer } from "effect"
-import { RpcClient, RpcClientError } from "effect/rpc"
+import { Cause, Deferred, Duration, Effect, Exit, Fiber, Layer, Stream, Tracer } from "effect"
+import { RpcClient, RpcClientError, RpcServer } from "effect/rpc"
+import * as v8 from "node:v8"
+import * as vm from "node:vm"
 import * as SimpleIpcRpc from "../../src/rpc/SimpleIpcRpc.ts"
 import * as Client from "../../src/client/Client.ts"
+import * as Server from "../../src/server/Server.ts"
+import * as TestApplication from "../../src/testing/TestApplication.ts"
 import { cli, lines } from "../cli/harness.ts"
 import { bytes, text } from "../support/bytes.ts"
 import * as net from "node:net"
 import * as Raw from "../support/raw.ts"
 import { socketPath } from "../support/tempdir.ts"
 import { recordingTracer } from "../support/tracing.ts"
-import { Calculator, client, DivideByZero, serve, since, Unauthorized } from "./fixtures.ts"
+import {
+  AuthenticationLive,
+  Calculator,
+  client,
+  DivideByZero,
+  handlers,
+  makeObserved,
+  serve,
+  since,
+  StoreV1,
+  storeV1Handlers,
+  StoreV2,
+  storeV2Handlers,
+  Unauthorized
+} from "./fixtures.ts"
 
 const raw = (path: string, request: string) => Effect.map(Client.request(path, request), text)
+
+/** The message of the defect a call died with (fails the test if it did not die). */
+const defectOf = <A, E>(exit: Exit.Exit<A, E>): string => {
+  assert.isTrue(Exit.isFailure(exit) && Cause.hasDies(exit.cause), `expected a defect, got ${String(exit)}`)
+  const defect = Cause.squash((exit as Exit.Failure<A, E>).cause)
+  return defect instanceof Error ? defect.message : String(defect)
+}
 
 describe("calls", () => {
   it.live("a unary call returns its typed success", () =>
@@ -58,11 +83,12 @@ describe("calls", () => {
       assert.strictEqual(yield* calculator.Add({ a: 3, b: 3 }), 6)
     }))
 
-  it.live("a stream yields its items in order", () =>
+  it.live("a stream yields its items in order, and an empty one none", () =>
     Effect.gen(function*() {
       const { path } = yield* serve()
-      const items = yield* Stream.runCollect((yield* client(path)).Count({ to: 5 }))
-      assert.deepStrictEqual(items, [1, 2, 3, 4, 5])
+      const calculator = yield* client(path)
+      assert.deepStrictEqual(yield* Stream.runCollect(calculator.Count({ to: 5 })), [1, 2, 3, 4, 5])
+      assert.deepStrictEqual(yield* Stream.runCollect(calculator.Count({ to: 0 })), [])
     }))
 
   it.live("a stream that fails after some items delivers them, then the typed failure", () =>
@@ -96,6 +122,50 @@ describe("calls", () => {
       assert.deepStrictEqual(seen, [1, 2])
       assert.isTrue(Exit.isFailure(exit) && Cause.hasDies(exit.cause))
       assert.include(String((Cause.squash((exit as Exit.Failure<void, unknown>).cause) as Error).message), "the stream crashed")
+    }))
+
+  it.live("a failure the RPC does not declare, or an answer its schema refuses, is a defect naming the RPC; the server goes on", () =>
+    Effect.gen(function*() {
+      const { path } = yield* serve()
+      const calculator = yield* client(path)
+      const fumbled = defectOf(yield* Effect.exit(calculator.Fumble()))
+      assert.include(fumbled, `Failed to encode response for RPC "Fumble"`)
+      const lied = defectOf(yield* Effect.exit(calculator.Lie()))
+      assert.include(lied, `Failed to encode response for RPC "Lie"`)
+      assert.include(lied, "int")
+      assert.strictEqual(yield* calculator.Add({ a: 2, b: 2 }), 4)
+    }))
+
+  it.live("a payload its own schema refuses is a defect on the client, and nothing is sent", () =>
+    Effect.gen(function*() {
+      let sent = 0
+      const counting: Client.IpcClient["Service"] = {
+        path: "nowhere",
+        activeState: Effect.succeed("NotListening"),
+        request: () => Effect.sync(() => sent++).pipe(Effect.as(new Uint8Array())),
+        requestStream: () => Stream.fromEffectDrain(Effect.sync(() => sent++)),
+        requestForEach: () => Effect.sync(() => void sent++)
+      }
+      const protocol = yield* SimpleIpcRpc.makeProtocolClient(counting, { group: Calculator })
+      const calculator = yield* RpcClient.make(Calculator).pipe(Effect.provideService(RpcClient.Protocol, protocol))
+      const refused = defectOf(yield* Effect.exit(calculator.Add({ a: "one" as unknown as number, b: 2 })))
+      assert.strictEqual(refused, "Schema validation failed")
+      assert.strictEqual(sent, 0)
+    }))
+
+  it.live("a handler can stop its own server", () =>
+    Effect.gen(function*() {
+      const path = yield* socketPath()
+      const { protocol, server } = yield* SimpleIpcRpc.makeProtocolServer(path)
+      yield* RpcServer.make(Calculator).pipe(
+        Effect.provideService(RpcServer.Protocol, protocol),
+        Effect.provide([handlers(yield* makeObserved), AuthenticationLive]),
+        Effect.provideService(Server.IpcServer, server),
+        Effect.forkScoped
+      )
+      yield* (yield* client(path)).Stop()
+      yield* Effect.timeout(server.join, Duration.seconds(5))
+      assert.strictEqual(yield* Client.activeState(path), "NotListening")
     }))
 
   it.live("concurrent calls from one client each get their own answer", () =>
@@ -228,6 +298,13 @@ describe("the wire, from a shell", () => {
       assert.match(refused, /^die "Expected /)
       assert.include(refused, `at [\\"a\\"]`)
       assert.match(yield* raw(path, `Crash`), /^die \{"name":"Error","message":"the handler crashed"/)
+      assert.strictEqual(yield* raw(path, ``), `die "Unknown request tag: "`)
+      assert.strictEqual(
+        text(yield* Client.request(path, bytes("Add \xff\xfe"))),
+        `die "the request is not UTF-8 text"`
+      )
+      // The server is unharmed.
+      assert.strictEqual(yield* raw(path, `Add {"a":1,"b":1}`), "2")
     }))
 })
 
@@ -302,4 +379,104 @@ describe("the wire's bytes (stable: changing them breaks deployed clients and sc
       assert.instanceOf(error, DivideByZero)
       assert.strictEqual((error as DivideByZero).dividend, 5)
     }))
+})
+
+/** A store served with `handlers` (of `StoreV1` or `StoreV2`) at a fresh socket; its path. */
+const storeServer = <R>(group: typeof StoreV1 | typeof StoreV2, handlers: Layer.Layer<R>) =>
+  Effect.gen(function*() {
+    const path = yield* socketPath()
+    yield* Layer.build(
+      RpcServer.layer(group as typeof StoreV1).pipe(
+        Layer.provide(handlers as unknown as typeof storeV1Handlers),
+        Layer.provide(SimpleIpcRpc.layerProtocolServer(path))
+      )
+    )
+    return path
+  })
+
+const storeClientV1 = (path: string) =>
+  RpcClient.make(StoreV1).pipe(Effect.provide(SimpleIpcRpc.layerProtocolClient(path, { group: StoreV1 })))
+
+const storeClientV2 = (path: string) =>
+  RpcClient.make(StoreV2).pipe(Effect.provide(SimpleIpcRpc.layerProtocolClient(path, { group: StoreV2 })))
+
+describe("compatibility between versions", () => {
+  const olderServer = storeServer(StoreV1, storeV1Handlers)
+
+  it.live("a newer client expecting a field an older server does not send: a defect naming the field", () =>
+    Effect.gen(function*() {
+      const store = yield* storeClientV2(yield* olderServer)
+      const missing = defectOf(yield* Effect.exit(Effect.timeout(store.Info(), Duration.seconds(5))))
+      assert.include(missing, `["size"]`)
+    }))
+
+  it.live("the same in a stream: the first item that does not decode ends it", () =>
+    Effect.gen(function*() {
+      const store = yield* storeClientV2(yield* olderServer)
+      const missing = defectOf(yield* Effect.exit(Effect.timeout(Stream.runCollect(store.List()), Duration.seconds(5))))
+      assert.include(missing, `["size"]`)
+    }))
+
+  it.live("an RPC the older server does not know is a defect naming it", () =>
+    Effect.gen(function*() {
+      const store = yield* storeClientV2(yield* olderServer)
+      const unknown = defectOf(yield* Effect.exit(Effect.timeout(store.Compact({ level: 1 }), Duration.seconds(5))))
+      assert.strictEqual(unknown, "Unknown request tag: Compact")
+    }))
+
+  it.live("an older client ignores fields a newer server added", () =>
+    Effect.gen(function*() {
+      const store = yield* storeClientV1(yield* storeServer(StoreV2, storeV2Handlers))
+      assert.deepStrictEqual(yield* store.Info(), { name: "store" })
+      assert.deepStrictEqual(yield* Stream.runCollect(store.List()), [{ key: "a" }])
+    }))
+
+  it.live("a server that is not an RPC server at all: an RpcClientError saying why, not a hang", () =>
+    Effect.gen(function*() {
+      const path = yield* socketPath()
+      yield* Server.make(path, TestApplication.handler)
+      const store = yield* storeClientV1(path)
+      const error = yield* Effect.flip(Effect.timeout(store.Info(), Duration.seconds(5)))
+      assert.instanceOf(error, RpcClientError.RpcClientError)
+      assert.include(error.message, "could not read the response to 'Info'")
+      assert.include(error.message, "not valid JSON")
+    }))
+})
+
+/** A full garbage collection, so that heap samples count only what is live. */
+const collectGarbage: () => void = (() => {
+  v8.setFlagsFromString("--expose-gc")
+  return vm.runInNewContext("gc")
+})()
+
+describe("streams in bounded memory", () => {
+  it.live("100 000 items of 1 KB: produced no faster than consumed, and the heap stays flat", () =>
+    Effect.gen(function*() {
+      const { observed, path } = yield* serve()
+      const calculator = yield* client(path)
+      const total = 100_000
+      const text = "x".repeat(1000)
+      collectGarbage()
+      const heapBefore = process.memoryUsage().heapUsed
+      let consumed = 0
+      let maxAhead = 0
+      let maxHeapGrowth = 0
+      yield* Stream.runForEach(calculator.Lines({ to: total, text }), (item) =>
+        Effect.sync(() => {
+          consumed++
+          if (item.n !== consumed || item.text.length !== 1000) throw new Error(`item ${consumed} is wrong`)
+          maxAhead = Math.max(maxAhead, observed.produced - consumed)
+          if (consumed % 10_000 === 0) {
+            collectGarbage()
+            maxHeapGrowth = Math.max(maxHeapGrowth, process.memoryUsage().heapUsed - heapBefore)
+          }
+        }))
+      assert.strictEqual(consumed, total)
+      assert.strictEqual(observed.produced, total)
+      // About 100 MB cross the socket. The server stays within a few chunks
+      // of the client (socket buffers and one stream chunk of 4096 items),
+      // and the client holds no more than its buffer of chunks.
+      assert.isBelow(maxAhead, 20_000, `the server ran ${maxAhead} items ahead`)
+      assert.isBelow(maxHeapGrowth, 24 * 1024 * 1024, `the heap grew by ${maxHeapGrowth} bytes`)
+    }), 120_000)
 })

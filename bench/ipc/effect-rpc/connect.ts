@@ -7,7 +7,7 @@ import { NodeSocket } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
 import { RpcClient, RpcSerialization } from "effect/rpc"
 import type { IpcClient } from "../driver.ts"
-import { BenchRpcs } from "./group.ts"
+import { BenchRpcs, rpcOptions } from "./group.ts"
 
 /**
  * An `RpcClient` for {@link BenchRpcs} on a new connection to `socketPath`,
@@ -23,7 +23,7 @@ export const connect = (socketPath: string) =>
         Layer.provide(RpcSerialization.layerNdjson)
       )
     )
-    return yield* RpcClient.make(BenchRpcs).pipe(Effect.provideContext(protocol))
+    return yield* RpcClient.make(BenchRpcs, rpcOptions).pipe(Effect.provideContext(protocol))
   })
 
 /** The client {@link connect} makes. */

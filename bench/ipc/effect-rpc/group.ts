@@ -5,6 +5,15 @@
 import { Schema } from "effect"
 import { Rpc, RpcGroup } from "effect/rpc"
 
+/**
+ * The options of every effect/rpc server and client in the benchmark, so
+ * that all its RPC rows run alike: the defaults (a span per call, with no
+ * tracer installed), or, with `BENCH_RPC_TRACING=off`, `disableTracing`.
+ */
+export const rpcOptions: { readonly disableTracing?: boolean } = process.env.BENCH_RPC_TRACING === "off"
+  ? { disableTracing: true }
+  : {}
+
 /** `Ping` → `"pong"`; `SendBytes({ ballast })` → the `rcvd:`/`errs:` answer of SPEC 5.1. */
 export class BenchRpcs extends RpcGroup.make(
   Rpc.make("Ping", { success: Schema.String }),

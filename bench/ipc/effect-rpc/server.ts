@@ -9,7 +9,7 @@ import { NodeRuntime, NodeSocketServer } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
 import { RpcSerialization, RpcServer } from "effect/rpc"
 import { sendbytesAnswer } from "../app.ts"
-import { BenchRpcs } from "./group.ts"
+import { BenchRpcs, rpcOptions } from "./group.ts"
 
 const socketPath = process.argv[2]
 if (socketPath === undefined) {
@@ -23,7 +23,7 @@ const Handlers = BenchRpcs.toLayer({
   SendBytes: ({ ballast }) => Effect.sync(() => sendbytesAnswer(Buffer.from(ballast, "latin1")))
 })
 
-const Main = RpcServer.layer(BenchRpcs).pipe(
+const Main = RpcServer.layer(BenchRpcs, rpcOptions).pipe(
   Layer.provide(Handlers),
   Layer.provide(RpcServer.layerProtocolSocketServer),
   Layer.provide(NodeSocketServer.layer({ path: socketPath, backlog: 50 })),

@@ -13,7 +13,7 @@ import { RpcClient } from "effect/rpc"
 import * as SimpleIpcRpc from "../../../dist/rpc/SimpleIpcRpc.js"
 import { type IpcClient, runClientDriver } from "../driver.ts"
 import { type BenchClient, call, noStreamedResponses } from "../effect-rpc/connect.ts"
-import { BenchRpcs } from "../effect-rpc/group.ts"
+import { BenchRpcs, rpcOptions } from "../effect-rpc/group.ts"
 import { options } from "../ours/client.ts"
 
 const scope = Effect.runSync(Scope.make())
@@ -24,7 +24,7 @@ const clientFor = (socketPath: string): Promise<BenchClient> => {
     client = Effect.runPromise(
       Effect.gen(function*() {
         const protocol = yield* Layer.build(SimpleIpcRpc.layerProtocolClient(socketPath, { ...options, group: BenchRpcs }))
-        return yield* RpcClient.make(BenchRpcs).pipe(Effect.provideContext(protocol))
+        return yield* RpcClient.make(BenchRpcs, rpcOptions).pipe(Effect.provideContext(protocol))
       }).pipe(Scope.provide(scope))
     )
     clients.set(socketPath, client)

@@ -9,7 +9,7 @@ import { Effect, Layer } from "effect"
 import { RpcServer } from "effect/rpc"
 import * as SimpleIpcRpc from "../../../dist/rpc/SimpleIpcRpc.js"
 import { sendbytesAnswer } from "../app.ts"
-import { BenchRpcs } from "../effect-rpc/group.ts"
+import { BenchRpcs, rpcOptions } from "../effect-rpc/group.ts"
 
 const socketPath = process.argv[2]
 if (socketPath === undefined) {
@@ -23,7 +23,7 @@ const Handlers = BenchRpcs.toLayer({
 })
 
 // The same number of places as this library's plain server in the bench.
-const Main = RpcServer.layer(BenchRpcs).pipe(
+const Main = RpcServer.layer(BenchRpcs, rpcOptions).pipe(
   Layer.provide(Handlers),
   Layer.provide(SimpleIpcRpc.layerProtocolServer(socketPath, { threads: 8 }))
 )

@@ -140,8 +140,18 @@ export const encodeExit = (exit: RpcMessage.ExitEncoded<unknown, unknown>): stri
   return CAUSE + JSON.stringify(cause)
 }
 
-/** The last line of a response that died (a defect of the handler, or of the server's reading of the call). */
-export const encodeDefect = (defect: unknown): string => DIE + (JSON.stringify(defect) ?? "null")
+/** The longest defect message sent whole: longer ones are cut (see {@link encodeDefect}). */
+const DEFECT_TEXT = 1024
+
+/**
+ * The last line of a response that died (a defect of the handler, or of
+ * the server's reading of the call). A defect that is a message is cut to
+ * its first {@link DEFECT_TEXT} characters: the RPC server's own messages
+ * quote the request (an unknown tag, a Schema issue with its key), and a
+ * request must not make its error reply as large as itself.
+ */
+export const encodeDefect = (defect: unknown): string =>
+  DIE + (JSON.stringify(typeof defect === "string" ? Json.clip(defect, DEFECT_TEXT) : defect) ?? "null")
 
 /**
  * Reads a response as its bytes arrive: complete lines are the items of a

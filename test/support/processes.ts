@@ -1,26 +1,36 @@
 /**
- * Detached daemons started by the code under test outlive the test unless
- * killed: each test gives its daemons a marker (a fresh directory, passed
- * on their command line) and kills every process that carries it when its
- * scope closes.
+ * Finding this machine's processes by their command line (Linux), for tests
+ * that start detached processes and must make sure none outlives them: each
+ * test gives its daemons a marker (a fresh directory, passed on their
+ * command line) and kills every process that carries it when its scope
+ * closes.
  */
 import { Duration, Effect } from "effect"
 import * as fs from "node:fs"
-import { waitUntil } from "../support/raw.ts"
-import { tempDir } from "../support/tempdir.ts"
+import { waitUntil } from "./raw.ts"
+import { tempDir } from "./tempdir.ts"
+
+/** Whether a `/proc` entry names a process. */
+const isPid = (name: string) => /^\d+$/.test(name)
+
+/** A process's arguments, or `undefined` once it has exited (an exited process has no command line). */
+const argumentsOf = (pid: string): ReadonlyArray<string> | undefined => {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")
+  } catch {
+    return undefined
+  }
+}
 
 /**
- * The processes whose command line has `marker` as an argument (Linux). A
- * process exists from the moment it is spawned, before it has booted far
- * enough to record itself anywhere; exited ones have no command line.
+ * The running processes whose command line has every one of `args`: a
+ * process is there from the moment it is spawned, before it has booted far
+ * enough to say anything of itself.
  */
-export const processesWith = (marker: string): Array<number> =>
-  fs.readdirSync("/proc").filter((name) => /^\d+$/.test(name)).filter((pid) => {
-    try {
-      return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").includes(marker)
-    } catch {
-      return false
-    }
+export const processesWith = (...args: ReadonlyArray<string>): Array<number> =>
+  fs.readdirSync("/proc").filter(isPid).filter((pid) => {
+    const own = argumentsOf(pid)
+    return own !== undefined && args.every((arg) => own.includes(arg))
   }).map(Number)
 
 /**

@@ -91,7 +91,7 @@ describe("a single winner under crashes", () => {
       })
 
       const exits = yield* Effect.all(
-        Array.from({ length: CLIENTS }, () => Effect.exit(AutoStart.request(path, "whoami", options))),
+        Array.from({ length: CLIENTS }, () => Effect.exit(AutoStart.request(path, "WhoAmI", options))),
         { concurrency: "unbounded" }
       )
       yield* killAndWait(killer, "SIGKILL")
@@ -115,7 +115,7 @@ describe("a single winner under crashes", () => {
       const leftovers = fs.readdirSync(runDir).sort()
 
       // The next cold client starts a daemon regardless, and it is the only one.
-      const nextExit = yield* Effect.exit(AutoStart.request(path, "whoami", options))
+      const nextExit = yield* Effect.exit(AutoStart.request(path, "WhoAmI", options))
       const afterwards = fs.readdirSync(runDir).sort()
       assert.isTrue(Exit.isSuccess(nextExit), `the next start: ${nextExit}`)
       const next = Number(new TextDecoder().decode(yield* nextExit))

@@ -2,8 +2,9 @@
  * The benchmark's procedures as an `effect/rpc` group: the equivalent of the
  * pkt-line application's `ping` and `sendbytes` commands.
  */
-import { Schema } from "effect"
+import { Effect, Schema } from "effect"
 import { Rpc, RpcGroup } from "effect/rpc"
+import { sendbytesAnswer } from "../app.ts"
 
 /**
  * The options of every effect/rpc server and client in the benchmark, so
@@ -19,3 +20,9 @@ export class BenchRpcs extends RpcGroup.make(
   Rpc.make("Ping", { success: Schema.String }),
   Rpc.make("SendBytes", { payload: { ballast: Schema.String }, success: Schema.String })
 ) {}
+
+/** The handlers every RPC server of the benchmark serves (ballast is ASCII here). */
+export const BenchHandlers = BenchRpcs.toLayer({
+  Ping: () => Effect.succeed("pong"),
+  SendBytes: ({ ballast }) => Effect.sync(() => sendbytesAnswer(Buffer.from(ballast, "latin1")))
+})

@@ -6,10 +6,9 @@
  * Run: `node bench/ipc/effect-rpc/server.ts <socketPath>`.
  */
 import { NodeRuntime, NodeSocketServer } from "@effect/platform-node"
-import { Effect, Layer } from "effect"
+import { Layer } from "effect"
 import { RpcSerialization, RpcServer } from "effect/rpc"
-import { sendbytesAnswer } from "../app.ts"
-import { BenchRpcs, rpcOptions } from "./group.ts"
+import { BenchHandlers, BenchRpcs, rpcOptions } from "./group.ts"
 
 const socketPath = process.argv[2]
 if (socketPath === undefined) {
@@ -17,14 +16,8 @@ if (socketPath === undefined) {
   process.exit(2)
 }
 
-const Handlers = BenchRpcs.toLayer({
-  Ping: () => Effect.succeed("pong"),
-  // Same answer function as the pkt-line servers (ballast is ASCII here).
-  SendBytes: ({ ballast }) => Effect.sync(() => sendbytesAnswer(Buffer.from(ballast, "latin1")))
-})
-
 const Main = RpcServer.layer(BenchRpcs, rpcOptions).pipe(
-  Layer.provide(Handlers),
+  Layer.provide(BenchHandlers),
   Layer.provide(RpcServer.layerProtocolSocketServer),
   Layer.provide(NodeSocketServer.layer({ path: socketPath, backlog: 50 })),
   Layer.provide(RpcSerialization.layerNdjson)

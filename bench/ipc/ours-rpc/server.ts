@@ -8,8 +8,7 @@
 import { Effect, Layer } from "effect"
 import { RpcServer } from "effect/rpc"
 import * as SimpleIpcRpc from "../../../dist/rpc/SimpleIpcRpc.js"
-import { sendbytesAnswer } from "../app.ts"
-import { BenchRpcs, rpcOptions } from "../effect-rpc/group.ts"
+import { BenchHandlers, BenchRpcs, rpcOptions } from "../effect-rpc/group.ts"
 
 const socketPath = process.argv[2]
 if (socketPath === undefined) {
@@ -17,14 +16,9 @@ if (socketPath === undefined) {
   process.exit(2)
 }
 
-const Handlers = BenchRpcs.toLayer({
-  Ping: () => Effect.succeed("pong"),
-  SendBytes: ({ ballast }) => Effect.sync(() => sendbytesAnswer(Buffer.from(ballast, "latin1")))
-})
-
 // The same number of places as this library's plain server in the bench.
 const Main = RpcServer.layer(BenchRpcs, rpcOptions).pipe(
-  Layer.provide(Handlers),
+  Layer.provide(BenchHandlers),
   Layer.provide(SimpleIpcRpc.layerProtocolServer(socketPath, { threads: 8 }))
 )
 

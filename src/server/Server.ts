@@ -353,7 +353,7 @@ const stopWhenIdle = <E, R>(engine: Engine<E, R>, limit: number, stop: Effect.Ef
       last = clock.currentTimeMillisUnsafe()
     })
     for (;;) {
-      yield* engine.quiet
+      yield* engine.idle
       const left = last + limit - clock.currentTimeMillisUnsafe()
       if (left <= 0) break
       yield* Effect.sleep(Duration.millis(left))

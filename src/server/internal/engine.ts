@@ -143,11 +143,10 @@ export class Engine<E, R> {
   private stopping = false
   /** Set at the end of the grace period: nothing more is started. */
   private closed = false
-  private onIdle: (() => void) | undefined = undefined
+  /** Waiting for no connection to be left: the stop sequence, and idle shutdown. */
+  private readonly idleWaiters = new Set<() => void>()
   /** For idle shutdown: told when a connection that brought a request (or part of one) closes. */
   private onActivity: (() => void) | undefined = undefined
-  /** For idle shutdown: told when the last open connection closes. */
-  private onQuiet: (() => void) | undefined = undefined
   private readonly settings: Settings<E, R>
 
   constructor(settings: Settings<E, R>) {
@@ -353,10 +352,7 @@ export class Engine<E, R> {
     exchange.socket.destroy()
     this.live.delete(exchange)
     if (this.onActivity !== undefined && !isProbe(exchange)) this.onActivity()
-    if (this.live.size === 0) {
-      this.onIdle?.()
-      this.onQuiet?.()
-    }
+    if (this.live.size === 0) for (const waiter of this.idleWaiters) waiter()
   }
 
   /** The one place where the time limits of reading, waiting and writing are enforced. */
@@ -421,27 +417,19 @@ export class Engine<E, R> {
   }
 
   /**
-   * Completes when no connection is open: a request in flight, however
-   * long, keeps an idle server from stopping. Apart from {@link idle},
-   * which the stop sequence waits on.
+   * Completes when no connection is left: the stop sequence waits on it,
+   * and so does idle shutdown (a request in flight, however long, keeps an
+   * idle server from stopping).
    */
-  readonly quiet: Effect.Effect<void> = Effect.callback<void>((resume) => {
-    if (this.live.size === 0) return resume(Effect.void)
-    this.onQuiet = () => {
-      this.onQuiet = undefined
-      resume(Effect.void)
-    }
-    return Effect.sync(() => {
-      this.onQuiet = undefined
-    })
-  })
-
-  /** Completes when no connection is left. */
   readonly idle: Effect.Effect<void> = Effect.callback<void>((resume) => {
     if (this.live.size === 0) return resume(Effect.void)
-    this.onIdle = () => resume(Effect.void)
+    const waiter = () => {
+      this.idleWaiters.delete(waiter)
+      resume(Effect.void)
+    }
+    this.idleWaiters.add(waiter)
     return Effect.sync(() => {
-      this.onIdle = undefined
+      this.idleWaiters.delete(waiter)
     })
   })
 

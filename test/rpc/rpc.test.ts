@@ -177,6 +177,34 @@ describe("calls", () => {
       })
       assert.deepStrictEqual(sums, Array.from({ length: 40 }, (_, i) => i + 1))
     }))
+
+  it.live("layerProtocol calls through whatever IpcClient service is provided", () =>
+    Effect.gen(function*() {
+      const { path } = yield* serve()
+      // Every round trip goes through the service given, here one that
+      // counts them: the protocol makes no connection of its own.
+      const plain = Client.make(path)
+      let trips = 0
+      const counting: Client.IpcClient["Service"] = {
+        ...plain,
+        request: (request) => Effect.suspend(() => {
+          trips++
+          return plain.request(request)
+        }),
+        requestForEach: (request, f) => Effect.suspend(() => {
+          trips++
+          return plain.requestForEach(request, f)
+        })
+      }
+      const calculator = yield* RpcClient.make(Calculator).pipe(
+        Effect.provide(SimpleIpcRpc.layerProtocol({ group: Calculator }).pipe(
+          Layer.provide(Layer.succeed(Client.IpcClient, counting))
+        ))
+      )
+      assert.strictEqual(yield* calculator.Add({ a: 2, b: 3 }), 5)
+      assert.deepStrictEqual(Array.from(yield* Stream.runCollect(calculator.Count({ to: 3 }))), [1, 2, 3])
+      assert.strictEqual(trips, 2)
+    }))
 })
 
 describe("middleware and headers", () => {

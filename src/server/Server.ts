@@ -268,10 +268,11 @@ export const make = <E, R>(
       queueTimeout: millis(options?.queueTimeout, Duration.seconds(10)),
       responseIdleTimeout: millis(options?.responseIdleTimeout, Duration.seconds(10))
     }
+    const metrics = recorder(path, context)
     const control = ServerControl.make(
       { path, identity: options?.identity, status: options?.status },
       handler,
-      recorder(path, context),
+      metrics,
       (): ServerControl.Load => engine.load()
     )
     const engine: Engine<E | Connection.TransportError, R> = new Engine<E | Connection.TransportError, R>({
@@ -283,7 +284,7 @@ export const make = <E, R>(
       handlerTimeout: options?.handlerTimeout,
       ...timeouts,
       stop,
-      metrics: control.recorder,
+      metrics,
       fork: Effect.runForkWith(context),
       placeless: control.placeless,
       spans: traced ? makeSpans(Tracing.handSpans(path, context, yield* Effect.clockWith(Effect.succeed))) : undefined

@@ -7,6 +7,7 @@ import { type Rpc, RpcClient, RpcClientError, type RpcGroup, RpcSchema, RpcSeria
 import type * as RpcMessage from "effect/rpc/RpcMessage"
 import * as Socket from "effect/socket/Socket"
 import type * as Client from "../../client/Client.ts"
+import type { ClientOptions } from "../SimpleIpcRpc.ts"
 import * as Wire from "./wire.ts"
 
 const defect = (message: string, cause?: unknown) =>
@@ -39,16 +40,6 @@ const asRpcClientError = (error: unknown): RpcClientError.RpcClientError => {
   return new RpcClientError.RpcClientError({ reason: tellingWhy(reason, error) })
 }
 
-/** What the client knows of the calls it will send. */
-export interface Options {
-  /**
-   * The group the calls belong to. Its unary calls' responses are then
-   * read in one piece, which costs less than reading them as they arrive;
-   * without it, every response is read as it arrives (right for both).
-   */
-  readonly group?: RpcGroup.Any | undefined
-}
-
 /** The tags of the group's calls whose response is one value, not a stream. */
 const unaryTags = (group: RpcGroup.Any | undefined): ReadonlySet<string> => {
   const tags = new Set<string>()
@@ -60,7 +51,7 @@ const unaryTags = (group: RpcGroup.Any | undefined): ReadonlySet<string> => {
 }
 
 /** The protocol, sending every call through `client`. */
-export const make = (client: Client.IpcClient["Service"], options?: Options): Effect.Effect<RpcClient.Protocol["Service"]> =>
+export const make = (client: Client.IpcClient["Service"], options?: ClientOptions): Effect.Effect<RpcClient.Protocol["Service"]> =>
   RpcClient.Protocol.make((writeResponse) => {
     const unary = unaryTags(options?.group)
     const call = (clientId: number, request: RpcMessage.RequestEncoded): Effect.Effect<void, RpcClientError.RpcClientError> =>

@@ -9,69 +9,20 @@
  * client's schemas decode.
  */
 import * as Effect from "effect/Effect"
-import type { Declared, Identity, Status } from "../../client/Control.ts"
+import type { Identity, Status } from "../../client/Control.ts"
 import { type Verb, verbOf } from "../../internal/Control.ts"
 import type * as Connection from "../../transport/Connection.ts"
-import type { Handler } from "../Server.ts"
-import type { DropReason, Recorder } from "./metrics.ts"
+import type { Handler, Options } from "../Server.ts"
+import type { Recorder } from "./metrics.ts"
 
 /** Connections open now, by state (see the engine's states). */
-export interface Load {
-  readonly open: number
-  readonly reading: number
-  readonly queued: number
-  readonly running: number
-}
-
-type Counters = Status["counters"]
+export type Load = Status["connections"]
 
 /** What the server was asked to answer. */
 export interface Settings {
   readonly path: string
-  readonly identity: Declared | undefined
-  readonly status: boolean | { readonly logPath?: string | undefined } | undefined
-}
-
-/**
- * A recorder that also keeps this server's own totals (the metric series
- * may be shared with other servers in the process, and reading them back
- * needs the registry): plain numbers, updated with the series.
- */
-const counting = (inner: Recorder): { readonly recorder: Recorder; readonly counters: () => Counters } => {
-  let accepted = 0
-  let served = 0
-  let bytesIn = 0
-  let bytesOut = 0
-  const dropped = new Map<DropReason, number>()
-  return {
-    recorder: {
-      accepted: () => {
-        accepted++
-        inner.accepted()
-      },
-      served: () => {
-        served++
-        inner.served()
-      },
-      dropped: (reason) => {
-        dropped.set(reason, (dropped.get(reason) ?? 0) + 1)
-        inner.dropped(reason)
-      },
-      bytesIn: (n) => {
-        bytesIn += n
-        inner.bytesIn(n)
-      },
-      bytesOut: (n) => {
-        bytesOut += n
-        inner.bytesOut(n)
-      }
-    },
-    counters: () => {
-      const byReason = Object.fromEntries(dropped)
-      const total = Object.values(byReason).reduce((sum, n) => sum + n, 0)
-      return { accepted, served, dropped: total, droppedByReason: byReason, bytesIn, bytesOut }
-    }
-  }
+  readonly identity: Options["identity"]
+  readonly status: Options["status"]
 }
 
 /** Whether any control request is to be answered. */
@@ -83,9 +34,10 @@ const logPathOf = (status: Settings["status"]): string | null =>
   typeof status === "object" && status.logPath !== undefined ? status.logPath : null
 
 /**
- * The handler and recorder the engine runs with: the application's own
- * when no control request is to be answered (nothing added on the way of
- * a request), otherwise wrapped. `load` is read when a status is asked.
+ * The handler the engine runs with: the application's own when no
+ * control request is to be answered (nothing added on the way of a
+ * request), otherwise wrapped. `recorder`'s totals and `load` are read
+ * when a status is asked.
  */
 export const make = <E, R>(
   settings: Settings,
@@ -94,10 +46,9 @@ export const make = <E, R>(
   load: () => Load
 ): {
   readonly handler: Handler<E | Connection.TransportError, R>
-  readonly recorder: Recorder
   readonly placeless: ((request: Uint8Array) => boolean) | undefined
 } => {
-  if (!answersAny(settings)) return { handler, recorder, placeless: undefined }
+  if (!answersAny(settings)) return { handler, placeless: undefined }
   const startedAt = Date.now()
   const identity: Identity | null = settings.identity === undefined ? null : {
     name: settings.identity.name,
@@ -106,8 +57,9 @@ export const make = <E, R>(
     pid: process.pid,
     startedAt
   }
-  const counted = isEnabled(settings.status) ? counting(recorder) : undefined
-  const status = counted === undefined ? undefined : (): Status => {
+  // Never changes: made once.
+  const identityAnswer = JSON.stringify(identity)
+  const status = !isEnabled(settings.status) ? undefined : (): Status => {
     const now = load()
     // The status request is itself an open connection (though it holds no
     // place); it is left out, so that an idle server says so.
@@ -117,13 +69,13 @@ export const make = <E, R>(
       socket: settings.path,
       uptimeMillis: Date.now() - startedAt,
       connections: { ...now, open: Math.max(0, now.open - 1) },
-      counters: counted.counters(),
+      counters: recorder.totals(),
       logPath: logPathOf(settings.status)
     }
   }
   /** The answer to `verb`, when this server answers it. */
   const answerTo = (verb: Verb | undefined): (() => string) | undefined => {
-    if (verb === "identity" && identity !== null) return () => JSON.stringify(identity)
+    if (verb === "identity" && identity !== null) return () => identityAnswer
     if (verb === "status" && status !== undefined) return () => JSON.stringify(status())
     return undefined
   }
@@ -133,7 +85,6 @@ export const make = <E, R>(
   }
   return {
     handler: answering,
-    recorder: counted?.recorder ?? recorder,
     placeless: (request) => answerTo(verbOf(request)) !== undefined
   }
 }

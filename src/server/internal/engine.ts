@@ -177,7 +177,7 @@ export class Engine<E, R> {
       // A client that hangs up before sending anything (a probe, "is anyone
       // listening?"), or a malformed or incomplete request, ends here
       // without reaching the application.
-      return this.drop(exchange, readFailure(result, exchange.socket), Cause.fail(result))
+      return this.drop(exchange, readFailure(result, exchange), Cause.fail(result))
     }
     exchange.span?.received()
     this.settings.metrics.bytesIn(result.length)
@@ -351,7 +351,7 @@ export class Engine<E, R> {
     exchange.cancel = undefined
     exchange.socket.destroy()
     this.live.delete(exchange)
-    if (this.onActivity !== undefined && !isProbe(exchange)) this.onActivity()
+    if (this.onActivity !== undefined && !sentNothing(exchange)) this.onActivity()
     if (this.live.size === 0) for (const waiter of this.idleWaiters) waiter()
   }
 
@@ -402,7 +402,7 @@ export class Engine<E, R> {
   beginStop(): void {
     this.stopping = true
     for (const exchange of this.live) {
-      if (exchange.state === "reading" && exchange.socket.bytesRead === 0) this.cut(exchange, "shutdown")
+      if (exchange.state === "reading" && sentNothing(exchange)) this.cut(exchange, "shutdown")
     }
   }
 
@@ -455,17 +455,17 @@ export class Engine<E, R> {
   })
 }
 
-/** A connection that closed without sending a byte: "is anyone listening?". */
-const isProbe = (exchange: Exchange): boolean => exchange.socket.bytesRead === 0
+/** Whether its client has sent nothing yet; one that closes so was a probe: "is anyone listening?". */
+const sentNothing = (exchange: Exchange): boolean => exchange.socket.bytesRead === 0
 
 /** Why reading a request failed, as the client's behaviour shows it. */
-const readFailure = (error: Connection.TransportError | PktLine.PktLineError, socket: net.Socket): DropReason => {
+const readFailure = (error: Connection.TransportError | PktLine.PktLineError, exchange: Exchange): DropReason => {
   if (error._tag === "PktLineError") {
     if (error.reason === "MessageTooLarge") return "too_large"
     if (error.reason !== "UnexpectedEnd") return "malformed"
   }
   // The input ended (or broke) before the request did.
-  return socket.bytesRead === 0 ? "probe" : "incomplete"
+  return sentNothing(exchange) ? "probe" : "incomplete"
 }
 
 /** Why an application ended without a response. */

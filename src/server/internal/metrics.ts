@@ -3,6 +3,7 @@
  * says how a drop is logged.
  */
 import type * as Cause from "effect/Cause"
+import type { Status } from "../../client/Control.ts"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
@@ -47,6 +48,12 @@ export interface Recorder {
   readonly dropped: (reason: DropReason) => void
   readonly bytesIn: (n: number) => void
   readonly bytesOut: (n: number) => void
+  /**
+   * This server's own totals since it started, for a status answer: the
+   * series may outlive it (another server on the same path, later in the
+   * same process, adds to them).
+   */
+  readonly totals: () => Status["counters"]
 }
 
 export const recorder = (socket: string, context: Context.Context<never>): Recorder => {
@@ -61,20 +68,42 @@ export const recorder = (socket: string, context: Context.Context<never>): Recor
   }
   const acceptedSeries = bind(accepted, { socket })
   const servedSeries = bind(served, { socket })
+  const bytesInSeries = bind(bytesIn, { socket })
+  const bytesOutSeries = bind(bytesOut, { socket })
   const drops = new Map<DropReason, (n: number) => void>()
+  const totals = { accepted: 0, served: 0, bytesIn: 0, bytesOut: 0 }
+  const droppedByReason = new Map<DropReason, number>()
   return {
-    accepted: () => acceptedSeries(1),
-    served: () => servedSeries(1),
+    accepted: () => {
+      totals.accepted++
+      acceptedSeries(1)
+    },
+    served: () => {
+      totals.served++
+      servedSeries(1)
+    },
     dropped: (reason) => {
       let series = drops.get(reason)
       if (series === undefined) {
         series = bind(dropped, { socket, reason })
         drops.set(reason, series)
       }
+      droppedByReason.set(reason, (droppedByReason.get(reason) ?? 0) + 1)
       series(1)
     },
-    bytesIn: bind(bytesIn, { socket }),
-    bytesOut: bind(bytesOut, { socket })
+    bytesIn: (n) => {
+      totals.bytesIn += n
+      bytesInSeries(n)
+    },
+    bytesOut: (n) => {
+      totals.bytesOut += n
+      bytesOutSeries(n)
+    },
+    totals: () => {
+      let dropped = 0
+      for (const n of droppedByReason.values()) dropped += n
+      return { ...totals, dropped, droppedByReason: Object.fromEntries(droppedByReason) }
+    }
   }
 }
 

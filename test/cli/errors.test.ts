@@ -83,6 +83,16 @@ describe("a path this user may not reach", () => {
       assert.include(run.stderr, `'${path}.lock'`)
       assert.include(run.stderr, "EACCES")
     }))
+
+  it.live("run-daemon under a directory this user may not even look into: a typed error naming the path, not a crash", () =>
+    Effect.gen(function*() {
+      const path = nodePath.join(yield* closedDir, "sub", "ipc")
+      const run = yield* cli(["run-daemon", `--name=${path}`], { asOtherUser: true })
+      assert.strictEqual(run.code, 1)
+      assert.match(run.stderr, /^error: /, run.stderr)
+      assert.include(run.stderr, `'${path}.lock'`)
+      assert.include(run.stderr, "EACCES")
+    }))
 })
 
 describe("an empty --name", () => {

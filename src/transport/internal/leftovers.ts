@@ -12,6 +12,7 @@ import * as Effect from "effect/Effect"
 import { randomBytes } from "node:crypto"
 import * as fs from "node:fs"
 import * as nodePath from "node:path"
+import { errnoOf } from "../../internal/Bytes.ts"
 import * as FileIdentity from "./fileIdentity.ts"
 
 /**
@@ -41,7 +42,7 @@ const startOf = (pid: number): string | undefined => {
     // The command name (field 2) may contain spaces; fields after it are plain.
     return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19] ?? ""
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "ENOENT" ? undefined : ""
+    return errnoOf(error) === "ENOENT" ? undefined : ""
   }
 }
 
@@ -65,7 +66,7 @@ export const isGone = (owner: Process): boolean => {
   try {
     process.kill(owner.pid, 0)
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ESRCH") return true
+    if (errnoOf(error) === "ESRCH") return true
   }
   const start = startOf(owner.pid)
   if (start === undefined) return true

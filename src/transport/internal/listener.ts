@@ -39,15 +39,6 @@ export interface Bound {
 const failed = (path: string, error: unknown) =>
   new ListenError({ path, reason: "Failed", errno: errnoOf(error) ?? "EIO", detail: String((error as Error).message), cause: error })
 
-const lstat = (path: string): fs.Stats | undefined => {
-  try {
-    return fs.lstatSync(path)
-  } catch (error) {
-    if (errnoOf(error) === "ENOENT") return undefined
-    throw error
-  }
-}
-
 /**
  * Probes `path` before binding. A live server there means "address in
  * use"; a socket nobody answers on is stale (its server died) and may be
@@ -56,7 +47,7 @@ const lstat = (path: string): fs.Stats | undefined => {
  */
 const clearStale = (path: string) =>
   Effect.gen(function*() {
-    const stats = yield* Effect.try({ try: () => lstat(path), catch: (e) => failed(path, e) })
+    const stats = yield* Effect.try({ try: () => fs.lstatSync(path, { throwIfNoEntry: false }), catch: (e) => failed(path, e) })
     if (stats === undefined) return
     if (!stats.isSocket()) return yield* new ListenError({ path, reason: "NotASocket", detail: FileIdentity.kindOf(stats) })
     if (!FileIdentity.isOwnedByUs(stats)) {
@@ -130,9 +121,18 @@ const closeWith = (server: net.Server) => Effect.sync(() => void server.close())
  * protects files they do not own: such a directory deserves a warning. A
  * directory that cannot be read is left for the lock to report.
  */
+/** The directory's stats, or `undefined` when it cannot be looked at (missing, not a directory, not ours to read). */
+const statOrUndefined = (directory: string): fs.Stats | undefined => {
+  try {
+    return fs.statSync(directory)
+  } catch {
+    return undefined
+  }
+}
+
 const checkDirectory = (path: string, directory: string) =>
   Effect.suspend(() => {
-    const stats = fs.statSync(directory, { throwIfNoEntry: false })
+    const stats = statOrUndefined(directory)
     if (stats === undefined) return Effect.void
     if (!FileIdentity.isOwnedByUsOrRoot(stats)) {
       return Effect.fail(

@@ -24,6 +24,7 @@ import * as Stream from "effect/Stream"
 import * as Option from "effect/Option"
 import { spawn } from "node:child_process"
 import * as Lockfile from "../transport/Lockfile.ts"
+import { startupLock } from "../transport/internal/listener.ts"
 import * as fs from "node:fs"
 import { errnoOf } from "../internal/Bytes.ts"
 import * as ByteClient from "./Client.ts"
@@ -675,7 +676,7 @@ const waitGone = (path: string, options: Options, policy: IdentityPolicy, runnin
  */
 const restart = (path: string, options: Options, policy: IdentityPolicy) =>
   Effect.scoped(Effect.gen(function*() {
-    yield* Lockfile.acquire(`${path}.lock`, { timeout: stopTimeoutOf(policy), guarding: path }).pipe(
+    yield* Lockfile.acquire(startupLock(path), { timeout: stopTimeoutOf(policy), guarding: path }).pipe(
       Effect.mapError((error) =>
         new IdentityError({
           path,

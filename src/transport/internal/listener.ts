@@ -36,6 +36,13 @@ export interface Bound {
   readonly remove: Effect.Effect<void>
 }
 
+/**
+ * The lock a server takes while it starts at `path`. Whoever must keep a
+ * server from starting there meanwhile (a client replacing an old daemon)
+ * takes the same one.
+ */
+export const startupLock = (path: string): string => `${path}.lock`
+
 const failed = (path: string, error: unknown) =>
   new ListenError({ path, reason: "Failed", errno: errnoOf(error) ?? "EIO", detail: String((error as Error).message), cause: error })
 
@@ -219,7 +226,7 @@ export const listen = (
     // a scope of their own; the directory goes first.
     const startScope = yield* Scope.fork(scope)
     yield* Scope.provide(
-      Lockfile.acquire(`${path}.lock`, { timeout: options?.lockTimeout, staleAfter: options?.lockStaleAfter, guarding: path }),
+      Lockfile.acquire(startupLock(path), { timeout: options?.lockTimeout, staleAfter: options?.lockStaleAfter, guarding: path }),
       startScope
     )
     StartupPhase.reached("locked")

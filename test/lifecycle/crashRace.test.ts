@@ -11,10 +11,12 @@ import { Cause, Duration, Effect, Exit, Fiber } from "effect"
 import * as fs from "node:fs"
 import * as nodePath from "node:path"
 import * as AutoStart from "../../src/client/AutoStart.ts"
-import { killAndWait, nodeBinary, spawnScoped, supportFile } from "../support/child.ts"
+import { fileURLToPath } from "node:url"
+import { options as daemonOptions, recorded } from "../support/autoStart.ts"
+import { killAndWait, spawnScoped } from "../support/child.ts"
 import { daemonMarker, killAll, processesWith } from "../support/processes.ts"
 
-const killerScript = new URL("./killer.ts", import.meta.url).pathname
+const killerScript = fileURLToPath(new URL("./killer.ts", import.meta.url))
 
 const CLIENTS = 100
 /**
@@ -26,10 +28,6 @@ const CLIENTS = 100
 const MAX_KILLS = 40
 const KILL_WINDOW_MS = 8_000
 const KILL_PHASE_MS = 20_000
-
-/** The pids of daemons that recorded `what` (see `autoStartDaemon.ts`) in `dir`. */
-const recorded = (dir: string, what: "started" | "listening"): Array<number> =>
-  fs.readdirSync(dir).filter((name) => name.startsWith(`${what}-`)).map((name) => Number(name.slice(what.length + 1)))
 
 /** The failures a client may meet: typed, expected errors, never a defect. */
 const TYPED = new Set(["AutoStartError", "ConnectError", "TransportError", "PktLineError", "RequestTimeoutError"])
@@ -50,8 +48,7 @@ describe("a single winner under crashes", () => {
       fs.mkdirSync(runDir)
       const path = nodePath.join(runDir, "daemon.sock")
       const options: AutoStart.Options = {
-        command: nodeBinary,
-        args: [supportFile("autoStartDaemon.ts"), path, marker],
+        ...daemonOptions(path, marker),
         startTimeout: Duration.seconds(60),
         logFile: nodePath.join(marker, "daemons.log")
       }

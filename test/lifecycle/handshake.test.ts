@@ -20,16 +20,14 @@ import { socketPath } from "../support/tempdir.ts"
 import {
   daemonDir,
   daemonProcesses,
+  identityRequest,
   parseWhoami,
   quitsSent,
   recorded,
   requiring,
-  startOptions
+  startOptions,
+  statusRequest
 } from "./support.ts"
-
-/** The reserved requests, byte for byte as the README documents them. */
-const identityRequest = Buffer.from([0, ...Buffer.from("simple-ipc-control"), 0, ...Buffer.from("identity")])
-const statusRequest = Buffer.from([0, ...Buffer.from("simple-ipc-control"), 0, ...Buffer.from("status")])
 
 const whoami = (path: string) => Effect.map(Client.request(path, "whoami"), parseWhoami)
 

@@ -8,6 +8,7 @@ import { Deferred, Duration, Effect, Fiber } from "effect"
 import { TestClock } from "effect/testing"
 import type { ChildProcess } from "node:child_process"
 import * as fs from "node:fs"
+import { fileURLToPath } from "node:url"
 import * as Client from "../../src/client/Client.ts"
 import * as Server from "../../src/server/Server.ts"
 import { text } from "../support/bytes.ts"
@@ -16,10 +17,9 @@ import { listening } from "../support/probe.ts"
 import { waitUntil } from "../support/raw.ts"
 import { socketPath } from "../support/tempdir.ts"
 
-const idleDaemon = new URL("./idleDaemon.ts", import.meta.url).pathname
+const idleDaemon = fileURLToPath(new URL("./idleDaemon.ts", import.meta.url))
 
 /** Whether the server at `path` still accepts connections. */
-const accepting = (path: string) => Effect.map(Client.activeState(path), (state) => state === "Listening")
 
 /** The process's exit code, once it has exited. */
 const exitCode = (child: ChildProcess) =>
@@ -45,26 +45,26 @@ describe("idle shutdown", () => {
 
       // Idle from the start: 59 s in, a request comes, and the minute starts again.
       yield* TestClock.adjust(Duration.seconds(59))
-      assert.isTrue(yield* accepting(path))
+      assert.isTrue(yield* listening(path))
       assert.strictEqual(text(yield* Client.request(path, "ping")), "pong")
       yield* TestClock.adjust(Duration.seconds(59))
-      assert.isTrue(yield* accepting(path), "59 s after the last request")
+      assert.isTrue(yield* listening(path), "59 s after the last request")
 
       // A request in flight for longer than the limit keeps the server up.
       const slow = yield* Effect.forkChild(Client.request(path, "slow"))
       yield* Deferred.await(entered)
       yield* TestClock.adjust(Duration.minutes(5))
-      assert.isTrue(yield* accepting(path), "while a request is in flight")
+      assert.isTrue(yield* listening(path), "while a request is in flight")
       yield* Deferred.succeed(gate, undefined)
       assert.strictEqual(text(yield* Fiber.join(slow)), "done")
 
-      // Probes (the `accepting` checks above and these) are no requests.
+      // Probes (the `listening` checks above and these) are no requests.
       yield* TestClock.adjust(Duration.seconds(30))
-      assert.isTrue(yield* accepting(path))
+      assert.isTrue(yield* listening(path))
       assert.isUndefined(stopped.pollUnsafe())
       yield* TestClock.adjust(Duration.seconds(30))
       yield* Fiber.join(stopped)
-      assert.isFalse(yield* accepting(path))
+      assert.isFalse(yield* listening(path))
       assert.isFalse(fs.existsSync(path), "the socket is removed")
     }))
 
@@ -75,7 +75,7 @@ describe("idle shutdown", () => {
       const stopped = yield* Effect.forkChild(server.join)
       yield* TestClock.adjust(Duration.hours(1))
       assert.isUndefined(stopped.pollUnsafe())
-      assert.isTrue(yield* accepting(path))
+      assert.isTrue(yield* listening(path))
     }))
 
   it.live("a daemon process with idle shutdown exits by itself after its last request, and removes its socket", () =>

@@ -7,11 +7,12 @@ import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect } from "effect"
 import * as fs from "node:fs"
 import * as nodePath from "node:path"
+import { fileURLToPath } from "node:url"
 import * as AutoStart from "../../src/client/AutoStart.ts"
 import { nodeBinary } from "../support/child.ts"
 import { daemonMarker } from "../support/processes.ts"
 
-const failingDaemon = new URL("./failingDaemon.ts", import.meta.url).pathname
+const failingDaemon = fileURLToPath(new URL("./failingDaemon.ts", import.meta.url))
 
 /** Options that start `failingDaemon.ts <how>` for `path`, logging to `log`. */
 const failing = (how: string, path: string, marker: string, log?: string): AutoStart.Options => ({

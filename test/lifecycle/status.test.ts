@@ -14,12 +14,10 @@ import * as Server from "../../src/server/Server.ts"
 import { waitUntil } from "../support/raw.ts"
 import { socketPath, tempDir } from "../support/tempdir.ts"
 import { awaitListening, cli, cliInBackground, lines } from "../cli/harness.ts"
+import { statusRequest } from "./support.ts"
 
 /** The command line's daemon declares the package's version. */
 const version: string = JSON.parse(fs.readFileSync(new URL("../../package.json", import.meta.url), "utf8")).version
-
-/** The status request, byte for byte as the README documents it. */
-const statusRequest = Buffer.from([0, ...Buffer.from("simple-ipc-control"), 0, ...Buffer.from("status")])
 
 describe("status through the library", () => {
   it.live("load by state while every place is taken, then the counters once it has served", () =>

@@ -11,11 +11,13 @@ import { nodeBinary } from "../support/child.ts"
 import { daemonMarker, processesWith } from "../support/processes.ts"
 import { daemonName } from "./lifecycleDaemon.ts"
 
-export const daemonScript = nodePath.join(import.meta.dirname, "lifecycleDaemon.ts")
+export { recorded } from "../support/autoStart.ts"
 
-/** The pids the daemons recorded in `dir` as `<what>-<pid>`. */
-export const recorded = (dir: string, what: "started" | "listening"): Array<number> =>
-  fs.readdirSync(dir).filter((name) => name.startsWith(`${what}-`)).map((name) => Number(name.slice(what.length + 1)))
+/** The reserved requests, byte for byte as the README documents them. */
+export const identityRequest = Buffer.from([0, ...Buffer.from("simple-ipc-control"), 0, ...Buffer.from("identity")])
+export const statusRequest = Buffer.from([0, ...Buffer.from("simple-ipc-control"), 0, ...Buffer.from("status")])
+
+export const daemonScript = nodePath.join(import.meta.dirname, "lifecycleDaemon.ts")
 
 /** How many quits the daemon `pid` was sent. */
 export const quitsSent = (dir: string, pid: number): number => {

@@ -15,6 +15,7 @@ import * as SimpleIpcRpc from "../../src/rpc/SimpleIpcRpc.ts"
 import { bytes } from "../support/bytes.ts"
 import { fakeServer } from "../support/raw.ts"
 import { tempDir } from "../support/tempdir.ts"
+import { defectOf } from "../rpc/fixtures.ts"
 
 type Nested = ReadonlyArray<Nested>
 const Nested: Schema.Codec<Nested> = Schema.Array(Schema.suspend(() => Nested))
@@ -67,13 +68,6 @@ const defectReplyTo = (path: string, request: string) =>
     assert.match(response, /^die "/, `the answer to ${request.slice(0, 40)}…`)
     return { defect: JSON.parse(response.slice("die ".length)) as string, responseBytes: response.length }
   })
-
-/** The defect a call died with (fails the test if it did not die). */
-const defectOf = <A, E>(exit: Exit.Exit<A, E>): string => {
-  assert.isTrue(Exit.isFailure(exit) && Cause.hasDies(exit.cause), `expected a defect, got ${String(exit)}`)
-  const defect = Cause.squash((exit as Exit.Failure<A, E>).cause)
-  return defect instanceof Error ? defect.message : String(defect)
-}
 
 const brackets = (depth: number) => `${"[".repeat(depth)}${"]".repeat(depth)}`
 

@@ -14,7 +14,8 @@ import { phases } from "../../src/internal/StartupPhase.ts"
 import * as Server from "../../src/server/Server.ts"
 import * as TestApplication from "../../src/testing/TestApplication.ts"
 import { text } from "../support/bytes.ts"
-import { killAndWait, nodeBinary, spawnScoped, supportFile } from "../support/child.ts"
+import { killAndWait, spawnScoped, supportFile } from "../support/child.ts"
+import { deadPid } from "../support/processes.ts"
 import { listening } from "../support/probe.ts"
 import { reachableCopy, reachableNode } from "../support/otherUser.ts"
 import { waitUntil } from "../support/raw.ts"
@@ -24,12 +25,6 @@ import { socketPath, tempDir } from "../support/tempdir.ts"
 const OTHER_UID = 65534
 
 const ping = (path: string) => Effect.map(Client.request(path, "ping"), text)
-
-/** The pid of a process that has exited. */
-const deadPid = Effect.callback<number>((resume) => {
-  const child = spawn(nodeBinary, ["-e", ""], { stdio: "ignore" })
-  child.once("exit", () => resume(Effect.succeed(child.pid!)))
-})
 
 /** The lines a child writes on stdout, as they come. */
 const linesOf = (child: ChildProcess): Array<string> => {

@@ -3,7 +3,8 @@
  * middleware that reads a header, and helpers to serve it at a fresh
  * socket and call it.
  */
-import { Context, Deferred, Effect, Layer, Schema, Stream } from "effect"
+import { assert } from "@effect/vitest"
+import { Cause, Context, Deferred, Effect, Exit, Layer, Schema, Stream } from "effect"
 import { Rpc, RpcClient, RpcGroup, RpcMiddleware, RpcServer } from "effect/rpc"
 import * as Client from "../../src/client/Client.ts"
 import * as SimpleIpcRpc from "../../src/rpc/SimpleIpcRpc.ts"
@@ -161,3 +162,10 @@ export const client = (path: string, options?: Client.RequestOptions & { readonl
   RpcClient.make(Calculator).pipe(
     Effect.provide(SimpleIpcRpc.layerProtocolClient(path, { ...options, group: options?.group === false ? undefined : Calculator }))
   )
+
+/** The message of the defect a call died with (fails the test if it did not die). */
+export const defectOf = <A, E>(exit: Exit.Exit<A, E>): string => {
+  assert.isTrue(Exit.isFailure(exit) && Cause.hasDies(exit.cause), `expected a defect, got ${String(exit)}`)
+  const defect = Cause.squash((exit as Exit.Failure<A, E>).cause)
+  return defect instanceof Error ? defect.message : String(defect)
+}

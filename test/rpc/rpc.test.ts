@@ -22,6 +22,7 @@ import {
   AuthenticationLive,
   Calculator,
   client,
+  defectOf,
   DivideByZero,
   handlers,
   makeObserved,
@@ -35,13 +36,6 @@ import {
 } from "./fixtures.ts"
 
 const raw = (path: string, request: string) => Effect.map(Client.request(path, request), text)
-
-/** The message of the defect a call died with (fails the test if it did not die). */
-const defectOf = <A, E>(exit: Exit.Exit<A, E>): string => {
-  assert.isTrue(Exit.isFailure(exit) && Cause.hasDies(exit.cause), `expected a defect, got ${String(exit)}`)
-  const defect = Cause.squash((exit as Exit.Failure<A, E>).cause)
-  return defect instanceof Error ? defect.message : String(defect)
-}
 
 describe("calls", () => {
   it.live("a unary call returns its typed success", () =>

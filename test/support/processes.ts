@@ -6,7 +6,9 @@
  * closes.
  */
 import { Duration, Effect } from "effect"
+import { spawn } from "node:child_process"
 import * as fs from "node:fs"
+import { nodeBinary } from "./child.ts"
 import { waitUntil } from "./raw.ts"
 import { tempDir } from "./tempdir.ts"
 
@@ -70,4 +72,10 @@ export const daemonMarker = Effect.gen(function*() {
     }).pipe(Effect.orDie)
   )
   return dir
+})
+
+/** The pid of a process that has exited. */
+export const deadPid = Effect.callback<number>((resume) => {
+  const child = spawn(nodeBinary, ["-e", ""], { stdio: "ignore" })
+  child.once("exit", () => resume(Effect.succeed(child.pid!)))
 })

@@ -6,23 +6,17 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect } from "effect"
-import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as nodePath from "node:path"
 import * as Client from "../../src/client/Client.ts"
 import * as Server from "../../src/server/Server.ts"
 import * as TestApplication from "../../src/testing/TestApplication.ts"
 import { text } from "../support/bytes.ts"
-import { killAndWait, nodeBinary, startLockHolder } from "../support/child.ts"
+import { killAndWait, startLockHolder } from "../support/child.ts"
+import { deadPid } from "../support/processes.ts"
 import { socketPath } from "../support/tempdir.ts"
 
 const ping = (path: string) => Effect.map(Client.request(path, "ping"), text)
-
-/** The pid of a process that has exited. */
-const deadPid = Effect.callback<number>((resume) => {
-  const child = spawn(nodeBinary, ["-e", ""], { stdio: "ignore" })
-  child.once("exit", () => resume(Effect.succeed(child.pid!)))
-})
 
 describe("a lock held or left behind", () => {
   it.live("a fresh lock file held by another starter makes startup fail after the timeout, and is left alone", () =>

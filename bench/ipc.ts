@@ -94,6 +94,27 @@ export const implementations: Record<string, Implementation> = {
       "and RpcClient with the same options: their defaults, a span per call with no tracer installed " +
       "(BENCH_RPC_TRACING=off: disableTracing for all of them)"
   },
+  "ours-rpc-client": {
+    serverArgs: (socketPath) => [here("./ipc/ours-rpc/wire-server.ts"), socketPath],
+    clientScript: here("./ipc/ours-rpc/client.ts"),
+    workloads: ["W1"],
+    note: "the ours-rpc client alone: against a hand-written node:net server that answers the RPC wire at " +
+      "once, so the figure is the RPC client's own ceiling, whatever the server"
+  },
+  "ours-rpc-protocol": {
+    serverArgs: (socketPath) => [here("./ipc/ours-rpc/wire-server.ts"), socketPath],
+    clientScript: here("./ipc/ours-rpc/client-protocol-only.ts"),
+    workloads: ["W1"],
+    note: "the same server; the client drives SimpleIpcRpc's client protocol with the encoded requests " +
+      "RpcClient would send, without RpcClient: what is left of ours-rpc-client's time is RpcClient's own"
+  },
+  "ours-client": {
+    serverArgs: (socketPath) => [here("./ipc/raw-node/server.ts"), socketPath],
+    clientScript: here("./ipc/ours/client.ts"),
+    workloads: ["W1"],
+    note: "this library's untyped client alone, against the raw-node server: the ceiling the two rows above " +
+      "compare with"
+  },
   "effect-rpc": {
     serverArgs: (socketPath) => [here("./ipc/effect-rpc/server.ts"), socketPath],
     clientScript: here("./ipc/effect-rpc/client.ts"),

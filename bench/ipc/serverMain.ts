@@ -14,8 +14,12 @@ import { benchApp, type AppHandler } from "./app.ts"
  */
 export type Serve = (socketPath: string, app: AppHandler) => Promise<{ readonly closed: Promise<void> }>
 
-/** Runs a server script: serves {@link benchApp} on `argv[0]` until `quit` or SIGTERM. */
-export const serverMain = async (serve: Serve, argv: ReadonlyArray<string> = process.argv.slice(2)): Promise<void> => {
+/** Runs a server script: serves `app` (default {@link benchApp}) on `argv[0]` until `quit` or SIGTERM. */
+export const serverMain = async (
+  serve: Serve,
+  argv: ReadonlyArray<string> = process.argv.slice(2),
+  app: AppHandler = benchApp
+): Promise<void> => {
   const socketPath = argv[0]
   if (socketPath === undefined) {
     console.error("usage: node <server script> <socketPath>")
@@ -24,7 +28,7 @@ export const serverMain = async (serve: Serve, argv: ReadonlyArray<string> = pro
   // The harness stops servers with SIGTERM; exit at once and cleanly. It
   // removes the socket's directory itself, so nothing else needs undoing.
   process.on("SIGTERM", () => process.exit(0))
-  const { closed } = await serve(socketPath, benchApp)
+  const { closed } = await serve(socketPath, app)
   await closed
   process.exit(0)
 }

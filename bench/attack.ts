@@ -13,6 +13,7 @@ import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { Effect } from "effect"
 import * as Client from "../src/client/Client.ts"
+import { exitOf, waitListening } from "./listening.ts"
 import { percentile } from "./stats.ts"
 
 const seconds = Number(process.env.ATTACK_SECONDS ?? 30)
@@ -26,10 +27,6 @@ const untilLine = (child: ChildProcess, prefix: string) =>
       if (seen.split("\n").some((line) => line.startsWith(prefix))) resolve()
     })
   })
-
-const waitListening = async (path: string) => {
-  while (await Effect.runPromise(Client.activeState(path)) !== "Listening") await new Promise((r) => setTimeout(r, 20))
-}
 
 const pings = async (path: string) => {
   const latencies: Array<number> = []
@@ -51,7 +48,7 @@ const children: Array<ChildProcess> = []
 try {
   const daemon = spawn(process.execPath, [support("daemon.ts"), path, "5"], { stdio: ["ignore", "pipe", "inherit"] })
   children.push(daemon)
-  await waitListening(path)
+  await waitListening(path, { exited: exitOf(daemon) })
   const quiet = await pings(path)
   const attacker = spawn(process.execPath, [support("attacker.ts"), path, "200", "200", "5"], { stdio: ["ignore", "pipe", "inherit"] })
   children.push(attacker)

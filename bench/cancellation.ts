@@ -17,6 +17,7 @@ import * as net from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
+import { exitOf, waitListening } from "./listening.ts"
 import { median, percentile } from "./stats.ts"
 
 const now = () => performance.timeOrigin + performance.now()
@@ -54,17 +55,9 @@ const measure = async (rounds: number) => {
       const socket = net.connect(path, () => resolve(socket))
       socket.on("error", reject)
     })
-  // Wait for the server to listen.
-  for (;;) {
-    try {
-      ;(await connect()).destroy()
-      break
-    } catch {
-      await new Promise((resolve) => setTimeout(resolve, 20))
-    }
-  }
   const latencies: Array<number> = []
   try {
+    await waitListening(path, { exited: exitOf(server) })
     for (let i = 0; i < rounds; i++) {
       const socket = await connect()
       socket.on("error", () => {})

@@ -17,6 +17,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import type { Row } from "./ipc.ts"
+import { exitOf, waitListening } from "./listening.ts"
 import { median } from "./stats.ts"
 
 const here = (relative: string): string => fileURLToPath(new URL(relative, import.meta.url))
@@ -48,18 +49,6 @@ const paired = async (runs: number, a: ReadonlyArray<string>, b: ReadonlyArray<s
   return { a: median(as), b: median(bs), ratio: median(as.map((t, i) => t / bs[i]!)) }
 }
 
-const waitListening = async (path: string) => {
-  for (let i = 0; i < 600; i++) {
-    try {
-      await timed([bin, "is-active", `--name=${path}`])
-      return
-    } catch {
-      await new Promise((resolve) => setTimeout(resolve, 50))
-    }
-  }
-  throw new Error(`no server at ${path}`)
-}
-
 export const run = async (options: { readonly quick?: boolean } = {}): Promise<Array<Row>> => {
   const startupRuns = options.quick ? 3 : 20
   const multipleRuns = options.quick ? 1 : 5
@@ -67,8 +56,9 @@ export const run = async (options: { readonly quick?: boolean } = {}): Promise<A
   const dir = mkdtempSync(join(tmpdir(), "simple-ipc-bench-cli-"))
   const path = join(dir, "ipc")
   const daemon = spawn(node, [bin, "run-daemon", `--name=${path}`, "--threads=8"], { stdio: "ignore" })
+  const exited = exitOf(daemon)
   try {
-    await waitListening(path)
+    await waitListening(path, { exited })
     const bare = ["-e", "0"]
     const send = [bin, "send", `--name=${path}`, "--token=ping"]
     const sendVsNode = await paired(startupRuns, send, bare)
@@ -101,7 +91,7 @@ export const run = async (options: { readonly quick?: boolean } = {}): Promise<A
     ]
   } finally {
     daemon.kill("SIGTERM")
-    await new Promise((resolve) => daemon.once("exit", resolve))
+    await exited
     rmSync(dir, { recursive: true, force: true })
   }
 }

@@ -15,12 +15,12 @@
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import { mkdtempSync, rmSync } from "node:fs"
-import * as Net from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import type { DriverResult, Metric, WorkloadId } from "./ipc/driver.ts"
 import { peakRssMiB } from "./ipc/rss.ts"
+import { waitListening } from "./listening.ts"
 import { median } from "./stats.ts"
 
 /** One implementation under test. */
@@ -263,8 +263,6 @@ const spawnNode = (args: ReadonlyArray<string>): Spawned => {
   return { child, exited, output: () => ({ stdout, stderr }) }
 }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
-
 /** SIGTERM, then SIGKILL if it has not exited within `graceMs`. */
 const stop = async (p: Spawned, graceMs = 2000): Promise<void> => {
   if (p.child.exitCode !== null || p.child.signalCode !== null) return p.exited.then(() => undefined)
@@ -272,34 +270,6 @@ const stop = async (p: Spawned, graceMs = 2000): Promise<void> => {
   const timer = setTimeout(() => p.child.kill("SIGKILL"), graceMs)
   await p.exited
   clearTimeout(timer)
-}
-
-const canConnect = (path: string): Promise<boolean> =>
-  new Promise((resolve) => {
-    const socket = Net.createConnection({ path })
-    socket.once("connect", () => {
-      socket.destroy()
-      resolve(true)
-    })
-    socket.once("error", () => {
-      socket.destroy()
-      resolve(false)
-    })
-  })
-
-/** Polls with connection attempts until `path` accepts one; fails if the server dies or time runs out. */
-const waitListening = async (path: string, server: Spawned, timeoutMs = 20_000): Promise<void> => {
-  const deadline = performance.now() + timeoutMs
-  let dead = false
-  void server.exited.then(() => {
-    dead = true
-  })
-  while (performance.now() < deadline) {
-    if (dead) throw new Error(`server exited before listening:\n${server.output().stderr}`)
-    if (await canConnect(path)) return
-    await sleep(5)
-  }
-  throw new Error(`server not listening after ${timeoutMs} ms:\n${server.output().stderr}`)
 }
 
 const withTimeout = <A>(promise: Promise<A>, ms: number, onTimeout: () => void): Promise<A> => {
@@ -323,8 +293,9 @@ const runOnce = async (impl: Implementation, spec: WorkloadSpec): Promise<Array<
   let server: Spawned | undefined
   let client: Spawned | undefined
   try {
-    server = spawnNode(impl.serverArgs(socketPath))
-    await waitListening(socketPath, server)
+    const s = spawnNode(impl.serverArgs(socketPath))
+    server = s
+    await waitListening(socketPath, { exited: s.exited, output: () => s.output().stderr })
     const params = Object.entries(spec.params).map(([k, v]) => `${k}=${v}`)
     client = spawnNode([impl.clientScript, spec.id, socketPath, ...params])
     const c = client

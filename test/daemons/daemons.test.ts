@@ -18,7 +18,7 @@ import * as Server from "../../src/server/Server.ts"
 import * as TestApplication from "../../src/testing/TestApplication.ts"
 import { nodeBinary, spawnScoped } from "../support/child.ts"
 import { listening } from "../support/probe.ts"
-import { processesWith } from "../support/processes.ts"
+import { killAllOnClose, processesWith } from "../support/processes.ts"
 import { waitUntil } from "../support/raw.ts"
 import { socketPath, tempDir } from "../support/tempdir.ts"
 import { Daemon, type Pattern } from "./patterns.ts"
@@ -134,11 +134,7 @@ describe("AutoStart with a launched RPC layer as the daemon", () => {
       const dir = yield* tempDir
       const path = nodePath.join(dir, "daemon.sock")
       // Detached daemons outlive the test unless stopped: kill any left.
-      yield* Effect.addFinalizer(() =>
-        Effect.sync(() => {
-          for (const pid of daemonsAt(path)) process.kill(pid, "SIGKILL")
-        })
-      )
+      yield* killAllOnClose(path)
       const transport = AutoStart.make(path, {
         command: nodeBinary,
         args: [script, "rpc-layer-main", path],

@@ -14,7 +14,7 @@ import { killAndWait, spawnScoped } from "../support/child.ts"
 import { waitUntil } from "../support/raw.ts"
 import { socketPath, tempDir } from "../support/tempdir.ts"
 import { listening } from "../support/probe.ts"
-import { processesWith } from "../support/processes.ts"
+import { killAllOnClose, processesWith } from "../support/processes.ts"
 
 const example = (name: string) => fileURLToPath(new URL(`../../examples/${name}.ts`, import.meta.url))
 
@@ -172,11 +172,7 @@ describe("examples/autostart.ts", () => {
     Effect.gen(function*() {
       const path = yield* socketPath("greeter.sock")
       // The daemon is detached: make sure it does not outlive the test.
-      yield* Effect.addFinalizer(() =>
-        Effect.sync(() => {
-          for (const pid of autostartDaemons(path)) process.kill(pid, "SIGKILL")
-        })
-      )
+      yield* killAllOnClose(path)
       const first = yield* run("autostart", ["hello", path])
       assert.strictEqual(first.code, 0, first.stderr)
       const daemons = autostartDaemons(path)

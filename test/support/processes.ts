@@ -60,17 +60,20 @@ export const killAll = (marker: string) =>
   })
 
 /**
+ * When the scope closes, kills every process carrying `marker` and waits
+ * until they have gone: for detached daemons, which no child handle of the
+ * test's own would stop.
+ */
+export const killAllOnClose = (marker: string) => Effect.addFinalizer(() => Effect.orDie(killAll(marker)))
+
+/**
  * A fresh directory for one test's daemons, whose processes (those with it
  * on their command line) are all killed, and waited for, when the scope
  * closes.
  */
 export const daemonMarker = Effect.gen(function*() {
   const dir = yield* tempDir
-  yield* Effect.addFinalizer(() =>
-    Effect.gen(function*() {
-      yield* killAll(dir)
-    }).pipe(Effect.orDie)
-  )
+  yield* killAllOnClose(dir)
   return dir
 })
 

@@ -32,16 +32,10 @@ switch (how) {
   }
   case "serve": {
     // Imported here only: the other daemons say their piece at once.
-    const { Effect } = await import("effect")
+    const { runAndExit } = await import("../support/runAndExit.ts")
     const Server = await import("../../src/server/Server.ts")
     const TestApplication = await import("../../src/testing/TestApplication.ts")
-    Effect.runPromise(Server.run(path, TestApplication.handler)).then(
-      () => process.exit(0),
-      (error) => {
-        process.stderr.write(`${error}\n`)
-        process.exit(1)
-      }
-    )
+    runAndExit(Server.run(path, TestApplication.handler))
     break
   }
 }

@@ -15,6 +15,7 @@ import * as fs from "node:fs"
 import * as nodePath from "node:path"
 import * as Server from "../../src/server/Server.ts"
 import type * as Connection from "../../src/transport/Connection.ts"
+import { runAndExit } from "../support/runAndExit.ts"
 
 export const daemonName = "lifecycle-test"
 
@@ -43,11 +44,5 @@ if (import.meta.main) {
     Effect.flatMap((server) => server.join),
     Effect.scoped
   )
-  Effect.runPromise(program).then(
-    () => process.exit(0),
-    (error) => {
-      process.stderr.write(`${error}\n`)
-      process.exit(1)
-    }
-  )
+  runAndExit(program)
 }

@@ -20,6 +20,7 @@ import { Effect, Stream } from "effect"
 import * as fs from "node:fs"
 import * as Client from "../../src/client/Client.ts"
 import * as Server from "../../src/server/Server.ts"
+import { runAndExit } from "../support/runAndExit.ts"
 
 /** What a peer reports about its memory since its last reset, in bytes. */
 export interface Memory {
@@ -122,13 +123,7 @@ if (mode === "server") {
   const handler: Server.Handler<never> = (request, reply) => Effect.orDie(reply(String(request.length)))
   const options = size === undefined ? {} : { maxRequestBytes: Number(size) }
   resetPeaks()
-  Effect.runPromise(Server.run(path, handler, options)).then(
-    () => process.exit(0),
-    (error) => {
-      process.stderr.write(`${error}\n`)
-      process.exit(1)
-    }
-  )
+  runAndExit(Server.run(path, handler, options))
 } else {
   resetPeaks()
   const started = performance.now()

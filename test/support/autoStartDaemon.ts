@@ -11,6 +11,7 @@ import * as fs from "node:fs"
 import * as nodePath from "node:path"
 import * as SimpleIpcRpc from "../../src/rpc/SimpleIpcRpc.ts"
 import * as Server from "../../src/server/Server.ts"
+import { runAndExit } from "./runAndExit.ts"
 
 export class DaemonRpcs extends RpcGroup.make(
   Rpc.make("WhoAmI", { success: Schema.Int }),
@@ -38,11 +39,5 @@ if (import.meta.main) {
       )
     )
   )
-  Effect.runPromise(program).then(
-    () => process.exit(0),
-    (error) => {
-      process.stderr.write(`${error}\n`)
-      process.exit(1)
-    }
-  )
+  runAndExit(program)
 }

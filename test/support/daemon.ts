@@ -2,9 +2,9 @@
  * A server process for tests that need one outside the test's own process
  * (to be killed with SIGKILL, say): serves the test application at argv[2].
  */
-import { Effect } from "effect"
 import * as Server from "../../src/server/Server.ts"
 import * as TestApplication from "../../src/testing/TestApplication.ts"
+import { runAndExit } from "./runAndExit.ts"
 
 const path = process.argv[2]!
 
@@ -14,10 +14,4 @@ process.on("SIGUSR2", () => {
   ;(globalThis as { gc?: () => void }).gc?.()
   process.stdout.write(`${JSON.stringify(process.memoryUsage())}\n`)
 })
-Effect.runPromise(Server.run(path, TestApplication.handler, { threads: Number(process.argv[3] ?? 4) })).then(
-  () => process.exit(0),
-  (error) => {
-    process.stderr.write(`${error}\n`)
-    process.exit(1)
-  }
-)
+runAndExit(Server.run(path, TestApplication.handler, { threads: Number(process.argv[3] ?? 4) }))

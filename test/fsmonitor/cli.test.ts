@@ -5,19 +5,17 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as nodePath from "node:path"
 import * as Fsmonitor from "../../src/fsmonitor/Fsmonitor.ts"
 import * as Server from "../../src/server/Server.ts"
 import { cli, lines } from "../cli/harness.ts"
 import { tempDir } from "../support/tempdir.ts"
+import { gitRepository } from "./support.ts"
 
 /** A repository whose daemon is our server side, with a journal the test writes to. */
 const repositoryWithDaemon = Effect.gen(function*() {
-  const worktree = nodePath.join(fs.realpathSync(yield* tempDir), "repo")
-  fs.mkdirSync(worktree)
-  execFileSync("git", ["init", "-q", worktree])
+  const { worktree } = yield* gitRepository()
   const path = nodePath.join(worktree, ".git", "fsmonitor--daemon.ipc")
   const journal = Fsmonitor.makeJournal({ makeId: (n) => `id${n}` })
   const server = yield* Server.make(path, Fsmonitor.handler(journal))
@@ -66,8 +64,7 @@ describe("simple-ipc fsmonitor", () => {
 
   it.live("no daemon: exit 1 and a message that says how to start one", () =>
     Effect.gen(function*() {
-      const worktree = yield* tempDir
-      execFileSync("git", ["init", "-q", worktree])
+      const { worktree } = yield* gitRepository()
       const run = yield* cli(["fsmonitor", "query", `--worktree=${worktree}`])
       assert.strictEqual(run.code, 1)
       assert.match(run.stderr, /^error: no fsmonitor daemon is running at '.*fsmonitor--daemon\.ipc' \(start one with 'git fsmonitor--daemon start'\)/)

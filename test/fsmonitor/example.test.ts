@@ -15,7 +15,7 @@ import { standIn } from "./support.ts"
 describe("examples/fsmonitor-daemon", () => {
   it.live("answers with every change made before the query, and quits when asked", () =>
     Effect.gen(function*() {
-      const { worktree, monitor, child, log } = yield* standIn
+      const { worktree, monitor, child, log } = yield* standIn()
       const first = yield* monitor.query(Fsmonitor.unknownToken)
       assert.strictEqual(first._tag, "Trivial")
       fs.appendFileSync(nodePath.join(worktree, "f1.txt"), "more\n")

@@ -11,8 +11,7 @@ import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as nodePath from "node:path"
 import * as Fsmonitor from "../../src/fsmonitor/Fsmonitor.ts"
-import { tempDir } from "../support/tempdir.ts"
-import { standIn } from "./support.ts"
+import { gitRepository, standIn } from "./support.ts"
 
 const buildOptions = (() => {
   try {
@@ -33,10 +32,7 @@ if (!hasDaemon) {
 describe("against Git's builtin fsmonitor daemon", () => {
   it.live.skipIf(!hasDaemon)("starts Git's daemon, hears of a change, and stops it", () =>
     Effect.gen(function*() {
-      const worktree = nodePath.join(fs.realpathSync(yield* tempDir), "repo")
-      fs.mkdirSync(worktree)
-      execFileSync("git", ["init", "-q", worktree])
-      execFileSync("git", ["-C", worktree, "config", "core.fsmonitor", "true"])
+      const { worktree } = yield* gitRepository({ config: { "core.fsmonitor": "true" } })
       const monitor = yield* Fsmonitor.make(worktree, { autoStart: true })
       yield* Effect.addFinalizer(() => Effect.ignore(monitor.stop()))
       const first = yield* monitor.query(Fsmonitor.unknownToken)
@@ -53,8 +49,7 @@ describe("against Git's builtin fsmonitor daemon", () => {
 
   it.live.skipIf(!hasDaemon)("git status uses the stand-in daemon example and trusts its answers", () =>
     Effect.gen(function*() {
-      const { worktree, log } = yield* standIn
-      execFileSync("git", ["-C", worktree, "config", "core.fsmonitor", "true"])
+      const { worktree, log } = yield* standIn({ config: { "core.fsmonitor": "true" } })
       const status = () => execFileSync("git", ["-C", worktree, "status", "--porcelain"], { encoding: "utf8" })
       // The first status has no token: a trivial answer, a full scan, a token stored in the index.
       assert.strictEqual(status(), "")

@@ -15,22 +15,14 @@ import { fileURLToPath } from "node:url"
 import * as Fsmonitor from "../../src/fsmonitor/Fsmonitor.ts"
 import { nodeBinary } from "../support/child.ts"
 import { tempDir } from "../support/tempdir.ts"
-
-/** A fresh repository with one commit-less worktree, in the test's temp dir. */
-const repository = Effect.gen(function*() {
-  const dir = fs.realpathSync(yield* tempDir)
-  const worktree = nodePath.join(dir, "repo")
-  fs.mkdirSync(worktree)
-  execFileSync("git", ["init", "-q", worktree])
-  return { dir, worktree }
-})
+import { gitRepository } from "./support.ts"
 
 const sha1 = (text: string) => createHash("sha1").update(text).digest("hex")
 
 describe("locate", () => {
   it.live("a worktree's socket is in its git directory, found from any subdirectory", () =>
     Effect.gen(function*() {
-      const { worktree } = yield* repository
+      const { worktree } = yield* gitRepository()
       fs.mkdirSync(nodePath.join(worktree, "sub"))
       const location = yield* Fsmonitor.locate(nodePath.join(worktree, "sub"))
       assert.deepStrictEqual(location, {
@@ -42,8 +34,8 @@ describe("locate", () => {
 
   it.live("a linked worktree's socket is in its own git directory", () =>
     Effect.gen(function*() {
-      const { dir, worktree } = yield* repository
-      execFileSync("git", ["-C", worktree, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "x"])
+      // A linked worktree needs a commit to check out.
+      const { dir, worktree } = yield* gitRepository({ commit: true })
       const linked = nodePath.join(dir, "linked")
       execFileSync("git", ["-C", worktree, "worktree", "add", "-q", linked])
       const location = yield* Fsmonitor.locate(linked)
@@ -52,16 +44,15 @@ describe("locate", () => {
 
   it.live("on a network file system: fsmonitor.socketDir, named after the worktree path's SHA-1", () =>
     Effect.gen(function*() {
-      const { dir, worktree } = yield* repository
-      const sockets = nodePath.join(dir, "sockets")
-      execFileSync("git", ["-C", worktree, "config", "fsmonitor.socketDir", sockets])
+      const sockets = nodePath.join(fs.realpathSync(yield* tempDir), "sockets")
+      const { worktree } = yield* gitRepository({ config: { "fsmonitor.socketDir": sockets } })
       const location = yield* Fsmonitor.locate(worktree, { networkFileSystem: true })
       assert.strictEqual(location.socketPath, nodePath.join(sockets, `.git-fsmonitor-${sha1(worktree)}`))
     }))
 
   it.live("on a network file system without fsmonitor.socketDir: the home directory", () =>
     Effect.gen(function*() {
-      const { worktree } = yield* repository
+      const { worktree } = yield* gitRepository()
       const location = yield* Fsmonitor.locate(worktree, { networkFileSystem: true })
       assert.strictEqual(location.socketPath, nodePath.join(os.homedir(), `.git-fsmonitor-${sha1(worktree)}`))
     }))
@@ -101,7 +92,7 @@ exec git "$@"
 describe("make", () => {
   it.live("with autoStart, a query that finds no daemon starts one through the configured git and asks again", () =>
     Effect.gen(function*() {
-      const { dir, worktree } = yield* repository
+      const { dir, worktree } = yield* gitRepository()
       const monitor = yield* Fsmonitor.make(worktree, { git: fakeGit(dir), autoStart: true })
       yield* Effect.addFinalizer(() => Effect.ignore(monitor.stop()))
       assert.isFalse(yield* monitor.isRunning)
@@ -115,7 +106,7 @@ describe("make", () => {
 
   it.live("without autoStart, no daemon is NotRunning; a git that cannot start one is StartFailed", () =>
     Effect.gen(function*() {
-      const { dir, worktree } = yield* repository
+      const { dir, worktree } = yield* gitRepository()
       const plain = yield* Fsmonitor.make(worktree)
       assert.strictEqual((yield* Effect.flip(plain.query("builtin:fake"))).reason, "NotRunning")
       const failing = nodePath.join(dir, "failing-git")

@@ -1,6 +1,7 @@
 /**
  * Helpers for the fsmonitor tests: the vectors recorded from Git's daemon,
- * a server that records what it is sent, and packet-level views of bytes.
+ * a server that records what it is sent, packet-level views of bytes, and
+ * the tests' Git repositories.
  */
 import { Effect, Stream } from "effect"
 import { type ChildProcess, execFileSync } from "node:child_process"
@@ -96,23 +97,62 @@ const output = (child: ChildProcess) => {
   return () => text
 }
 
+/** Options of {@link gitRepository}: what a test's repository holds beyond `git init`. */
+export interface RepositoryOptions {
+  /** Files to write in the worktree, by worktree-relative path (directories are made as needed). */
+  readonly files?: Readonly<Record<string, string>>
+  /** `git config` entries, set in the repository once the rest is done. */
+  readonly config?: Readonly<Record<string, string>>
+  /** Whether to commit the files (an empty commit if there are none), so that the repository has a HEAD. */
+  readonly commit?: boolean
+}
+
 /**
- * A repository with `f1.txt` and `dir/a.txt` committed, and the stand-in
- * daemon example serving it for the life of the scope (killed if still
- * running). Its cookie wait is generous: on a loaded machine a query must
- * not fall back to the trivial answer.
+ * A fresh Git repository at `<dir>/repo`, `dir` being the test's temp dir,
+ * removed when the scope closes. Both paths are real paths (no symbolic
+ * link on the way), as Git reports them, so that tests can compare them
+ * with what Git says.
  */
-export const standIn = Effect.gen(function*() {
-  const worktree = nodePath.join(fs.realpathSync(yield* tempDir), "repo")
-  fs.mkdirSync(nodePath.join(worktree, "dir"), { recursive: true })
-  fs.writeFileSync(nodePath.join(worktree, "f1.txt"), "one\n")
-  fs.writeFileSync(nodePath.join(worktree, "dir", "a.txt"), "a\n")
-  execFileSync("git", ["init", "-q", worktree])
-  execFileSync("git", ["-C", worktree, "add", "."])
-  execFileSync("git", ["-C", worktree, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "start"])
-  const child = yield* spawnScoped([example, worktree, "10000"], { stdio: "pipe" })
-  const log = output(child)
-  const monitor = yield* Fsmonitor.make(worktree)
-  yield* waitUntil(monitor.isRunning)
-  return { worktree, monitor, child, log }
-})
+export const gitRepository = (options: RepositoryOptions = {}) =>
+  Effect.gen(function*() {
+    const dir = fs.realpathSync(yield* tempDir)
+    const worktree = nodePath.join(dir, "repo")
+    fs.mkdirSync(worktree)
+    for (const [path, content] of Object.entries(options.files ?? {})) {
+      fs.mkdirSync(nodePath.dirname(nodePath.join(worktree, path)), { recursive: true })
+      fs.writeFileSync(nodePath.join(worktree, path), content)
+    }
+    execFileSync("git", ["init", "-q", worktree])
+    if (options.commit === true) {
+      execFileSync("git", ["-C", worktree, "add", "."])
+      // An identity of its own: the machine running the tests may have none.
+      execFileSync("git", ["-C", worktree, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "start"])
+    }
+    // Last: with `core.fsmonitor` set, a git command that reads the index
+    // (add, commit) would start Git's own daemon at the socket.
+    for (const [key, value] of Object.entries(options.config ?? {})) {
+      execFileSync("git", ["-C", worktree, "config", key, value])
+    }
+    return { dir, worktree }
+  })
+
+/**
+ * A repository with `f1.txt` and `dir/a.txt` committed (and `config` set:
+ * nothing reads the index before the stand-in listens), and the stand-in
+ * daemon example serving it for the life of the scope (killed if still
+ * running). Its cookie wait is generous: on a loaded
+ * machine a query must not fall back to the trivial answer.
+ */
+export const standIn = (options: Pick<RepositoryOptions, "config"> = {}) =>
+  Effect.gen(function*() {
+    const { worktree } = yield* gitRepository({
+      files: { "f1.txt": "one\n", "dir/a.txt": "a\n" },
+      commit: true,
+      ...options
+    })
+    const child = yield* spawnScoped([example, worktree, "10000"], { stdio: "pipe" })
+    const log = output(child)
+    const monitor = yield* Fsmonitor.make(worktree)
+    yield* waitUntil(monitor.isRunning)
+    return { worktree, monitor, child, log }
+  })

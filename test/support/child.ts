@@ -1,8 +1,11 @@
 import { Effect } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
+import { killAndWait } from "./kill.ts"
 import { listening } from "./probe.ts"
 import { waitUntil } from "./raw.ts"
+
+export { killAndWait } from "./kill.ts"
 
 /** The Node binary running the tests (the project's own Node 24). */
 export const nodeBinary = process.execPath
@@ -25,14 +28,6 @@ export const spawnScoped = (
     ),
     (child) => killAndWait(child, "SIGKILL")
   )
-
-/** Sends a signal and waits until the process has exited. */
-export const killAndWait = (child: ChildProcess, signal: NodeJS.Signals) =>
-  Effect.callback<void>((resume) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resume(Effect.void)
-    child.once("exit", () => resume(Effect.void))
-    child.kill(signal)
-  })
 
 /**
  * Starts the test daemon (the test application, served at `path` with

@@ -8,7 +8,7 @@ import { Client } from "effect-simple-ipc"
 import { Duration, Effect, type Scope } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
-import { killAndWait } from "../support/child.ts"
+import { killAndWait } from "../support/kill.ts"
 import { waitUntil } from "../support/raw.ts"
 
 export { socketPath as pipePath, tempDir } from "../support/tempdir.ts"

@@ -34,11 +34,12 @@ export const subcommands = [
   {
     name: "run-daemon",
     takesOptions: true,
-    shown: ["name", "threads"],
+    shown: ["name", "threads", "idleShutdown"],
     summary: "Serve the test application in the foreground",
     description: "Serve the test application at --name in the foreground until a client sends quit. " +
       "SIGINT or SIGTERM stops it gracefully: responses in flight finish and the socket is removed " +
-      "(exit code 130 or 143)."
+      "(exit code 130 or 143). With --idle-shutdown, it also stops by itself once no request has come " +
+      "for that many seconds (exit code 0, socket removed); probes such as is-active are not requests."
   },
   {
     name: "start-daemon",

@@ -63,7 +63,8 @@ export class DaemonStopError extends Data.TaggedError("DaemonStopError")<{
 
 /**
  * Serves the test application at `name` with `threads` workers until a
- * client sends `quit`. Interrupting it (SIGINT, SIGTERM) stops it
+ * client sends `quit`, or no request has come for `idleShutdown` seconds
+ * (when given, and not 0). Interrupting it (SIGINT, SIGTERM) stops it
  * gracefully: in-flight responses finish and the socket file is removed.
  *
  * It answers the identity and status control requests (`simple-ipc
@@ -76,9 +77,12 @@ export class DaemonStopError extends Data.TaggedError("DaemonStopError")<{
 export const runDaemon = (options: {
   readonly name: string
   readonly threads: number
+  /** Seconds without a request after which it stops by itself; 0 (the default): never. */
+  readonly idleShutdown?: number | undefined
 }): Effect.Effect<void, Server.StartError> =>
   Server.run(options.name, TestApplication.handler, {
     threads: options.threads,
+    idleShutdown: Duration.seconds(options.idleShutdown ?? 0),
     identity: { name: "simple-ipc run-daemon", version: Commands.version(), protocol: "git-test-application" },
     status: true
   })

@@ -25,6 +25,8 @@ export interface Options {
   readonly threads: number
   /** Seconds to wait for a daemon to start or stop; at least 0. */
   readonly maxWait: number
+  /** Seconds without a request after which `run-daemon` stops by itself; 0: never. */
+  readonly idleShutdown: number
   /** Ballast bytes per request; at least 1. */
   readonly bytecount: number
   /** Requests per client in `multiple`; at least 1. */
@@ -99,8 +101,11 @@ const ok = <A>(value: A) => ({ ok: true, value }) as const
 /** Git's integers: an optional sign and decimal digits. */
 const INTEGER = /^[+-]?\d+$/
 
-/** An integer option with Git's default, where a value below `min` counts as `min`. */
-const clampedInt = (flag: string, description: string, fallback: number, min: number): Spec<number> => ({
+/**
+ * An integer option with Git's default, where a value below `min` counts as
+ * `min`; `unit` (seconds, for the durations) is named to whoever mistypes it.
+ */
+const clampedInt = (flag: string, description: string, fallback: number, min: number, unit?: string): Spec<number> => ({
   flag,
   kind: "integer",
   description: `${description} (default: ${fallback}; below ${min} means ${min})`,
@@ -108,7 +113,7 @@ const clampedInt = (flag: string, description: string, fallback: number, min: nu
   parse: (value) =>
     INTEGER.test(value) && Number.isSafeInteger(Number(value))
       ? ok(Math.max(min, Number(value)))
-      : { ok: false, expected: "an integer" }
+      : { ok: false, expected: unit === undefined ? "an integer" : `an integer (${unit})` }
 })
 
 /**
@@ -128,7 +133,16 @@ export const specs: { readonly [K in keyof Options]: Spec<Options[K]> } = {
     parse: (value) => value === "" ? { ok: false, expected: "a socket path, not an empty string" } : ok(value)
   },
   threads: clampedInt("threads", "server workers, or concurrent clients for multiple", 5, 1),
-  maxWait: clampedInt("max-wait", "seconds to wait for the daemon to start or stop", 60, 0),
+  maxWait: clampedInt("max-wait", "seconds to wait for the daemon to start or stop", 60, 0, "seconds"),
+  // Written in seconds, as --max-wait is: the command line's one way of
+  // giving a time.
+  idleShutdown: clampedInt(
+    "idle-shutdown",
+    "seconds without a request after which the daemon stops by itself and removes its socket; 0: never",
+    0,
+    0,
+    "seconds"
+  ),
   bytecount: clampedInt("bytecount", "ballast bytes per request", 1024, 1),
   batchsize: clampedInt("batchsize", "requests per client", 10, 1),
   byte: {

@@ -91,14 +91,17 @@ export interface Options {
   readonly guarding?: string | undefined
 }
 
-/** The owner recorded in a lock file. */
-interface Owner {
-  readonly pid: number
-  /** The owner process's start time as the kernel reports it (Linux), to tell a reused pid apart. */
-  readonly processStart: string
-  /** When the lock was taken (ms since the epoch). */
+/**
+ * The owner recorded in a lock file: the process that took the lock (the
+ * record temporaries are named after, see {@link Leftovers.Process}) and
+ * when it took it (ms since the epoch).
+ */
+interface Owner extends Leftovers.Process {
   readonly takenAt: number
 }
+
+/** A lock file's contents: the owner's pid, start time and when it took the lock, a line each. */
+const encodeOwner = (owner: Owner): string => `${[...Leftovers.encodeProcess(owner), owner.takenAt].join("\n")}\n`
 
 /**
  * Parses a lock file's contents; `undefined` when they are not an owner
@@ -107,11 +110,13 @@ interface Owner {
  */
 const parseOwner = (text: string): Owner | undefined => {
   const [pid, start, takenAt] = text.split("\n")
-  const owner = { pid: Number(pid), processStart: start ?? "", takenAt: Number(takenAt) }
-  return Number.isSafeInteger(owner.pid) && owner.pid > 0 && Number.isFinite(owner.takenAt) ? owner : undefined
+  const maker = Leftovers.decodeProcess(pid, start)
+  // The first version wrote no start time: its line of the time taken
+  // reads as the start time, and the missing third line as 0, a lock long
+  // stale, which is what it is by now.
+  const taken = Number(takenAt)
+  return maker === undefined || !Number.isFinite(taken) ? undefined : { ...maker, takenAt: taken }
 }
-
-const ownerIsGone = (owner: Owner): boolean => Leftovers.isGone({ pid: owner.pid, start: owner.processStart })
 
 const failed = (path: string, error: unknown) =>
   new LockError({ path, reason: "Failed", errno: errnoOf(error) ?? "EIO", cause: error })
@@ -129,7 +134,7 @@ const create = (path: string, steps: boolean): fs.Stats | "exists" => {
   try {
     let created: fs.Stats
     try {
-      fs.writeSync(fd, `${Leftovers.self.pid}\n${Leftovers.self.start}\n${Date.now()}\n`)
+      fs.writeSync(fd, encodeOwner({ ...Leftovers.self, takenAt: Date.now() }))
       created = fs.fstatSync(fd)
     } finally {
       fs.closeSync(fd)
@@ -168,7 +173,7 @@ const inspect = (path: string, staleAfterMs: number): Found | LockError | undefi
   if (!FileIdentity.isOwnedByUs(stats)) return new LockError({ path, reason: "OtherUser", uid: stats.uid })
   const owner = parseOwner(fs.readFileSync(path, "latin1"))
   const age = Date.now() - (owner?.takenAt ?? stats.mtimeMs)
-  return { stats, owner, stale: age > staleAfterMs || (owner !== undefined && ownerIsGone(owner)) }
+  return { stats, owner, stale: age > staleAfterMs || (owner !== undefined && Leftovers.isGone(owner)) }
 }
 
 /**
@@ -208,7 +213,12 @@ const breakIfStale = (path: string, staleAfterMs: number): true | LockError => {
     const again = inspect(path, staleAfterMs)
     if (again === undefined) return true
     if (again instanceof LockError) return again
-    if (again.stale && FileIdentity.isAt(path, FileIdentity.of(first.stats))) {
+    // Whether this is still the file first found is told by the stats just
+    // taken: a further look at the path would not close the gap before the
+    // rename, only move it. What keeps that gap safe is the breaker's lock
+    // (no other starter breaks the lock meanwhile), and that a stale lock's
+    // owner is gone, unless it has held the lock past staleAfter.
+    if (again.stale && FileIdentity.isSame(again.stats, FileIdentity.of(first.stats))) {
       // Renamed aside, then removed: never unlinking a name that another
       // starter might reuse between our check and our removal. The name
       // aside is a temporary of ours, swept if we die before removing it.

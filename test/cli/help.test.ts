@@ -14,7 +14,7 @@ const version: string = JSON.parse(fs.readFileSync(new URL("../../package.json",
 const subcommands = {
   "SUPPORTS_SIMPLE_IPC": [],
   "is-active": ["--name"],
-  "run-daemon": ["--name", "--threads"],
+  "run-daemon": ["--name", "--threads", "--idle-shutdown"],
   "start-daemon": ["--name", "--threads", "--max-wait"],
   "stop-daemon": ["--name", "--max-wait"],
   "send": ["--name", "--token"],
@@ -22,7 +22,7 @@ const subcommands = {
   "multiple": ["--name", "--threads", "--bytecount", "--batchsize"]
 } as const
 
-const allOptions = ["--name", "--threads", "--max-wait", "--bytecount", "--batchsize", "--byte", "--token"]
+const allOptions = ["--name", "--threads", "--max-wait", "--idle-shutdown", "--bytecount", "--batchsize", "--byte", "--token"]
 
 describe("help", () => {
   for (const flag of ["--help", "-h"]) {
@@ -87,6 +87,7 @@ describe("invocations that are not accepted", () => {
         `--name=${path}`,
         "--threads=3",
         "--max-wait=1",
+        "--idle-shutdown=1",
         "--bytecount=9",
         "--batchsize=2",
         "--byte=z",

@@ -10,6 +10,7 @@ import * as fs from "node:fs"
 import * as nodePath from "node:path"
 import * as Client from "../../src/client/Client.ts"
 import * as Server from "../../src/server/Server.ts"
+import * as Lockfile from "../../src/transport/Lockfile.ts"
 import * as TestApplication from "../../src/testing/TestApplication.ts"
 import { text } from "../support/bytes.ts"
 import { killAndWait, startLockHolder } from "../support/child.ts"
@@ -99,6 +100,87 @@ describe("files that are not ours survive", () => {
         const target = nodePath.join(nodePath.dirname(path), "target")
         if (fs.existsSync(target)) assert.strictEqual(fs.readFileSync(target, "utf8"), "keep")
         assert.isFalse(fs.existsSync(path))
+      }))
+  }
+})
+
+/**
+ * A pid no process can have: above Linux's largest (PID_MAX_LIMIT, 2^22),
+ * so that a record naming it is a fixed string and names a process gone.
+ */
+const NO_SUCH_PID = 4_194_305
+
+/** A process's start time as the kernel reports it (field 22 of /proc/<pid>/stat). */
+const startTimeOf = (pid: number): string => {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, "latin1")
+  return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]!
+}
+
+/** Takes the lock at `lock`, where only an owner that is gone makes a lock stale (never its age). */
+const acquireIgnoringAge = (lock: string) =>
+  Effect.scoped(Lockfile.acquire(lock, { staleAfter: Duration.infinity }))
+
+describe("the owner record on disk", () => {
+  it.live("a starter writes its pid, its start time and when it took the lock, a line each", () =>
+    Effect.gen(function*() {
+      const path = yield* socketPath()
+      const before = Date.now()
+      const holder = yield* startLockHolder(`${path}.lock`)
+      const record = /^(\d+)\n(\d+)\n(\d+)\n$/.exec(fs.readFileSync(`${path}.lock`, "latin1"))
+      assert.isNotNull(record)
+      assert.strictEqual(Number(record![1]), holder.pid)
+      assert.strictEqual(record![2], startTimeOf(holder.pid!))
+      assert.isAtLeast(Number(record![3]), before)
+      assert.isAtMost(Number(record![3]), Date.now())
+    }))
+
+  it.live("a record of a process that is gone, as fixed bytes, is read and the lock broken", () =>
+    Effect.gen(function*() {
+      const lock = `${yield* socketPath()}.lock`
+      fs.writeFileSync(lock, `${NO_SUCH_PID}\n8765432\n1700000000000\n`)
+      yield* acquireIgnoringAge(lock)
+      assert.isFalse(fs.existsSync(lock))
+    }))
+
+  it.live("a record of a live process with its start time is held; with another start time, its pid was reused", () =>
+    Effect.gen(function*() {
+      const lock = `${yield* socketPath()}.lock`
+      const held = `${process.pid}\n${startTimeOf(process.pid)}\n1700000000000\n`
+      fs.writeFileSync(lock, held)
+      const error = yield* Effect.flip(acquireIgnoringAge(lock))
+      assert.strictEqual(error.reason, "Held")
+      assert.strictEqual(error.owner, process.pid)
+      assert.strictEqual(fs.readFileSync(lock, "latin1"), held)
+
+      // Started one clock tick after boot: not this process.
+      fs.writeFileSync(lock, `${process.pid}\n1\n1700000000000\n`)
+      yield* acquireIgnoringAge(lock)
+      assert.isFalse(fs.existsSync(lock))
+    }))
+
+  it.live("the first version's record (pid and time taken, no start time) reads as a lock long stale", () =>
+    Effect.gen(function*() {
+      const lock = `${yield* socketPath()}.lock`
+      fs.writeFileSync(lock, `${process.pid}\n${Date.now()}\n`)
+      yield* Effect.scoped(Lockfile.acquire(lock))
+      assert.isFalse(fs.existsSync(lock))
+    }))
+
+  for (
+    const [what, contents] of [
+      ["a pid that is not a decimal number", `${NO_SUCH_PID}x\n8765432\n1700000000000\n`],
+      ["a start time that is not a decimal number", `${NO_SUCH_PID}\n87a\n1700000000000\n`],
+      ["pid 0", `0\n8765432\n1700000000000\n`]
+    ] as const
+  ) {
+    it.live(`a record with ${what} names no owner: the lock is stale only by its age`, () =>
+      Effect.gen(function*() {
+        const lock = `${yield* socketPath()}.lock`
+        fs.writeFileSync(lock, contents)
+        const error = yield* Effect.flip(acquireIgnoringAge(lock))
+        assert.strictEqual(error.reason, "Held")
+        assert.isUndefined(error.owner)
+        assert.strictEqual(fs.readFileSync(lock, "latin1"), contents)
       }))
   }
 })

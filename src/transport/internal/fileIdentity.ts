@@ -31,6 +31,15 @@ export interface Identity {
 export const of = (stats: fs.Stats): Identity => ({ ino: stats.ino, dev: stats.dev, birth: stats.birthtimeMs })
 
 /**
+ * Whether `stats` are those of the file `identity`.
+ *
+ * @since 0.2.0
+ * @category predicates
+ */
+export const isSame = (stats: fs.Stats, identity: Identity): boolean =>
+  stats.ino === identity.ino && stats.dev === identity.dev && stats.birthtimeMs === identity.birth
+
+/**
  * Whether `path` still names the file `identity` (and, if given, passes
  * `check`). A symlink at the path is looked at, never followed.
  *
@@ -39,8 +48,7 @@ export const of = (stats: fs.Stats): Identity => ({ ino: stats.ino, dev: stats.d
  */
 export const isAt = (path: string, identity: Identity, check?: (stats: fs.Stats) => boolean): boolean => {
   const now = nodeFs.lstatSync(path, { throwIfNoEntry: false })
-  return now !== undefined && now.ino === identity.ino && now.dev === identity.dev && now.birthtimeMs === identity.birth &&
-    (check?.(now) ?? true)
+  return now !== undefined && isSame(now, identity) && (check?.(now) ?? true)
 }
 
 /**

@@ -28,6 +28,35 @@ export interface Process {
   readonly start: string
 }
 
+/** Whether `text` is decimal digits only; the empty string is. */
+const isDigits = (text: string): boolean => /^\d*$/.test(text)
+
+/**
+ * A process's record as text: its pid and its start time, in this order.
+ * A lock file holds them on its first two lines, a temporary's name
+ * between dashes (see {@link prefix}); neither field can contain a dash or
+ * a newline.
+ *
+ * @since 0.2.0
+ * @category encoding
+ */
+export const encodeProcess = (record: Process): readonly [pid: string, start: string] => [String(record.pid), record.start]
+
+/**
+ * The process that a record's two fields, as {@link encodeProcess} writes
+ * them, name; `undefined` unless the pid is a positive decimal integer and
+ * the start time decimal digits or empty (another program's file, a name
+ * that only looks like ours).
+ *
+ * @since 0.2.0
+ * @category decoding
+ */
+export const decodeProcess = (pid: string | undefined, start: string | undefined): Process | undefined => {
+  if (pid === undefined || start === undefined || pid === "" || !isDigits(pid) || !isDigits(start)) return undefined
+  const number = Number(pid)
+  return Number.isSafeInteger(number) && number > 0 ? { pid: number, start } : undefined
+}
+
 const hasProc = fs.existsSync("/proc/self/stat")
 
 /**
@@ -90,7 +119,7 @@ export type Kind = "lock" | "sock" | "aside"
  * @since 0.2.0
  * @category constructors
  */
-export const prefix = (kind: Kind): string => `.sipc-${kind}-${self.pid}-${self.start}-`
+export const prefix = (kind: Kind): string => `.sipc-${kind}-${encodeProcess(self).join("-")}-`
 
 /**
  * A fresh temporary path of ours in `directory`.
@@ -101,20 +130,18 @@ export const prefix = (kind: Kind): string => `.sipc-${kind}-${self.pid}-${self.
 export const temporaryPath = (directory: string, kind: Kind): string =>
   nodePath.join(directory, `${prefix(kind)}${randomBytes(6).toString("hex")}`)
 
-const NAME = /^\.sipc-(?:lock|sock|aside)-(\d+)-(\d*)-[0-9A-Za-z]+$/
+/** A temporary's name: its kind, its maker's process record, a random part. */
+const NAME = /^\.sipc-(?:lock|sock|aside)-([^-]*)-([^-]*)-[0-9A-Za-z]+$/
 /** The temporary socket name of earlier versions, which recorded no start time. */
-const EARLIER_NAME = /^\.sipc-(\d+)-[0-9a-f]{12}$/
+const EARLIER_NAME = /^\.sipc-([^-]*)-[0-9a-f]{12}$/
 
 /**
  * The process that made the temporary named `name`; `undefined` when the
  * name is not one of ours.
- *
- * @since 0.2.0
- * @category parsing
  */
 const ownerOf = (name: string): Process | undefined => {
   const match = NAME.exec(name) ?? EARLIER_NAME.exec(name)
-  return match === null ? undefined : { pid: Number(match[1]), start: match[2] ?? "" }
+  return match === null ? undefined : decodeProcess(match[1], match[2] ?? "")
 }
 
 /**

@@ -11,13 +11,15 @@
  */
 
 /**
- * The steps, in the order a start reaches them. `breaking` and `lock-aside`
- * are only reached when a stale lock is broken.
+ * The steps, in the order a start reaches them. `lock-inspected` (a lock
+ * found at the path, looked at but not yet read) is only reached when a lock
+ * is there; `breaking` and `lock-aside` only when a stale lock is broken.
  *
  * @since 0.2.0
  */
 export const phases = [
   "lock-written",
+  "lock-inspected",
   "breaking",
   "lock-aside",
   "lock-linked",

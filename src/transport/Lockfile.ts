@@ -171,9 +171,43 @@ const inspect = (path: string, staleAfterMs: number): Found | LockError | undefi
   if (stats === undefined) return undefined
   if (!stats.isFile()) return new LockError({ path, reason: "NotALockFile" })
   if (!FileIdentity.isOwnedByUs(stats)) return new LockError({ path, reason: "OtherUser", uid: stats.uid })
-  const owner = parseOwner(fs.readFileSync(path, "latin1"))
+  StartupPhase.reached("lock-inspected")
+  const record = recordOf(path, stats)
+  // The lock looked at is gone: released by its holder, or broken and
+  // taken again. Nothing is left to judge; the caller tries to create the
+  // lock again, and looks again if it is there.
+  if (record === undefined) return undefined
+  const owner = parseOwner(record)
   const age = Date.now() - (owner?.takenAt ?? stats.mtimeMs)
   return { stats, owner, stale: age > staleAfterMs || (owner !== undefined && Leftovers.isGone(owner)) }
+}
+
+/** Opens without following a symlink, and without waiting on a FIFO put at the name. */
+const READ_IN_PLACE = fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0) | (fs.constants.O_NONBLOCK ?? 0)
+
+/**
+ * The text of the lock file `stats` describes, read through a descriptor
+ * that is checked to be that very file, or `undefined` when the name no
+ * longer holds it: the holder may release the lock, or a symlink may be
+ * put in its place, between the look and the read. Reading by name would
+ * then fail (a starter failing on a lock that was just let go), or follow
+ * the symlink.
+ */
+const recordOf = (path: string, stats: fs.Stats): string | undefined => {
+  let fd: number
+  try {
+    fd = fs.openSync(path, READ_IN_PLACE)
+  } catch (error) {
+    const errno = errnoOf(error)
+    // ENOENT: gone. ELOOP: a symlink now, which the next look refuses. ENXIO: a socket now.
+    if (errno === "ENOENT" || errno === "ELOOP" || errno === "ENXIO") return undefined
+    throw error
+  }
+  try {
+    return FileIdentity.isSame(fs.fstatSync(fd), FileIdentity.of(stats)) ? fs.readFileSync(fd, "latin1") : undefined
+  } finally {
+    fs.closeSync(fd)
+  }
 }
 
 /**
@@ -223,7 +257,7 @@ const breakIfStale = (path: string, staleAfterMs: number): true | LockError => {
       // starter might reuse between our check and our removal. The name
       // aside is a temporary of ours, swept if we die before removing it.
       const aside = Leftovers.temporaryPath(nodePath.dirname(path), "aside")
-      fs.renameSync(path, aside)
+      if (!renamedIfThere(path, aside)) return true
       StartupPhase.reached("lock-aside")
       fs.rmSync(aside, { force: true })
       return true
@@ -231,6 +265,21 @@ const breakIfStale = (path: string, staleAfterMs: number): true | LockError => {
     return new LockError({ path, reason: "Held" })
   } finally {
     FileIdentity.removeIfAt(breaker, FileIdentity.of(held))
+  }
+}
+
+/**
+ * Renames `from` to `to`; `false` when `from` is no longer there. A stale
+ * lock's owner is gone, but a lock kept past `staleAfter` by a live owner
+ * may be released at any moment: then there is nothing left to break.
+ */
+const renamedIfThere = (from: string, to: string): boolean => {
+  try {
+    fs.renameSync(from, to)
+    return true
+  } catch (error) {
+    if (errnoOf(error) === "ENOENT") return false
+    throw error
   }
 }
 

@@ -122,6 +122,7 @@ describe("a starter killed at any step leaves nothing that blocks or piles up", 
   // start.
   const leftBehind: Record<typeof phases[number], ReadonlyArray<string>> = {
     "lock-written": [".sipc-lock"],
+    "lock-inspected": ["ipc.sock.lock"],
     "breaking": ["ipc.sock.lock", "ipc.sock.lock.break"],
     "lock-aside": [".sipc-aside", "ipc.sock.lock.break"],
     "lock-linked": [".sipc-lock", "ipc.sock.lock"],
@@ -135,8 +136,9 @@ describe("a starter killed at any step leaves nothing that blocks or piles up", 
       Effect.gen(function*() {
         const path = yield* socketPath()
         const dir = nodePath.dirname(path)
-        // The breaker's steps are reached only when a stale lock is broken.
-        if (phase === "breaking" || phase === "lock-aside") {
+        // These steps are reached only when a lock is there; the breaker's,
+        // only when it is stale.
+        if (phase === "lock-inspected" || phase === "breaking" || phase === "lock-aside") {
           fs.writeFileSync(`${path}.lock`, `${yield* deadPid}\n\n${Date.now()}\n`)
         }
         const starter = yield* starterStoppedAt(path, phase)
@@ -175,6 +177,27 @@ describe("a starter killed at any step leaves nothing that blocks or piles up", 
       yield* waitUntil(listening(path))
       assert.strictEqual(yield* ping(path), "pong")
       assert.deepStrictEqual(fs.readdirSync(dir).sort(), ["ipc.sock", "other.sock"])
+    }), 30_000)
+
+  it.live("a lock let go between a starter's look at it and its reading it: that starter takes the lock and starts", () =>
+    Effect.gen(function*() {
+      const path = yield* socketPath()
+      const holder = yield* starterStoppedAt(path, "bound")
+      // The second starter finds the first one's lock, looks at it, and stops there.
+      const second = yield* starterStoppedAt(path, "lock-inspected")
+      // The first finishes its start (its lock is let go), then stops serving.
+      holder.kill("SIGCONT")
+      yield* waitUntil(listening(path))
+      yield* Client.request(path, "quit")
+      yield* waitUntil(Effect.sync(() => holder.exitCode !== null || holder.signalCode !== null))
+      assert.isFalse(fs.existsSync(`${path}.lock`))
+
+      second.kill("SIGCONT")
+      yield* waitUntil(Effect.suspend(() => {
+        if (second.exitCode !== null) return Effect.die(new Error(`the second starter exited with ${second.exitCode}`))
+        return listening(path)
+      }))
+      assert.strictEqual(yield* ping(path), "pong")
     }), 30_000)
 
   it.live("an earlier version's temporary socket, whose starter is gone, is removed too", () =>

@@ -313,10 +313,9 @@ const explained = (error: AutoStartError, log: Log | undefined, note?: string): 
 
 /**
  * What is at `path`, in one look: a connection, closed at once without
- * sending anything (as {@link ByteClient.activeState} makes), that gives a
- * server refusing for being busy (a full backlog) the usual second to
- * accept: a busy server refuses as a dead one's socket does, and starting
- * a second daemon would not help it. A missing path is answered at once.
+ * sending anything (as {@link ByteClient.activeState} makes), that waits
+ * while the server is busy (see {@link ensureRunning}). A missing path is
+ * answered at once.
  */
 const probe = (path: string): Effect.Effect<ByteClient.ActiveState> =>
   Effect.scoped(ByteClient.connect(path, { waitIfBusy: true })).pipe(
@@ -369,10 +368,14 @@ interface Daemon<F> {
   readonly started: Effect.Effect<void, F>
 }
 
-/** The request functions' daemon: the identity checked before every request. */
+/**
+ * The request functions' daemon: the identity checked before every
+ * request. Each step is built only when it runs: most requests find their
+ * daemon and start nothing.
+ */
 const daemonOf = (path: string, options: Options): Daemon<StartFailure> => ({
-  checked: identified(path, options),
-  started: ensureRunning(path, options)
+  checked: Effect.suspend(() => identified(path, options)),
+  started: Effect.suspend(() => ensureRunning(path, options))
 })
 
 /**

@@ -304,7 +304,7 @@ export const isRunning = (path: string): Effect.Effect<boolean> =>
  * @category models
  */
 export interface StopOptions {
-  /** How long to wait for the daemon to stop listening. Default 10 s. */
+  /** How long to wait for the daemon to stop listening. Default 10 s; 0 looks once, without waiting. */
   readonly timeout?: Duration.Input | undefined
   /** How often to look meanwhile. Default 50 ms. */
   readonly pollInterval?: Duration.Input | undefined

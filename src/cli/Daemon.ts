@@ -8,10 +8,10 @@
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Schedule from "effect/Schedule"
 import * as nodePath from "node:path"
 import { fileURLToPath } from "node:url"
 import * as Client from "../client/Client.ts"
+import { pollUntil } from "../internal/Poll.ts"
 import * as Server from "../server/Server.ts"
 import * as TestApplication from "../testing/TestApplication.ts"
 import * as AutoStart from "../client/AutoStart.ts"
@@ -153,11 +153,10 @@ export const stopDaemon = (options: {
     yield* Client.request(path, "quit", Send.connectOptions).pipe(
       Effect.mapError((failure) => new Send.SendError({ path, token: "quit", failure }))
     )
-    const stopped = Client.activeState(path).pipe(
-      Effect.filterOrFail((state) => state !== "Listening", () => new DaemonStopError({ path, maxWait: options.maxWait }))
-    )
+    // Git's tool looks first 100 ms after asking, then every 100 ms.
     yield* Effect.sleep(Duration.millis(100))
-    yield* Effect.retry(stopped, {
-      schedule: Schedule.spaced(Duration.millis(100)).pipe(Schedule.upTo({ duration: Duration.seconds(options.maxWait) }))
-    })
+    yield* pollUntil(Client.activeState(path), (state) => state !== "Listening", {
+      interval: Duration.millis(100),
+      timeout: Duration.seconds(options.maxWait)
+    }).pipe(Effect.mapError(() => new DaemonStopError({ path, maxWait: options.maxWait })))
   })

@@ -18,7 +18,6 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Schedule from "effect/Schedule"
 import * as Data from "effect/Data"
 import * as Stream from "effect/Stream"
 import * as Option from "effect/Option"
@@ -27,6 +26,7 @@ import * as Lockfile from "../transport/Lockfile.ts"
 import { startupLock } from "../transport/internal/listener.ts"
 import * as fs from "node:fs"
 import { errnoOf } from "../internal/Bytes.ts"
+import { pollUntil } from "../internal/Poll.ts"
 import * as ByteClient from "./Client.ts"
 import * as Control from "./Control.ts"
 
@@ -140,34 +140,28 @@ export interface DaemonExit {
 }
 
 /**
- * Polls until `path` is listening; fails with `Timeout` when time is up.
- * A path that can never work (not a socket, say) fails at once with
+ * Waits until `path` is listening; fails with `Timeout` when time is up. A
+ * path that can never work (not a socket, say) fails at once with
  * `Unreachable`: waiting would not help.
  */
-const waitListening = (path: string, command: string, interval: Duration.Input, total: Duration.Input) => {
-  const check = Effect.flatMap(ByteClient.activeState(path), (state): Effect.Effect<void, AutoStartError> => {
-    switch (state) {
-      case "Listening":
-        return Effect.void
-      case "NotListening":
-      case "PathNotFound":
-        return Effect.fail(
-          new AutoStartError({ path, command, reason: "Timeout", detail: `within ${Duration.format(Duration.fromInputUnsafe(total))}` })
-        )
-      default:
-        return Effect.fail(unreachable(path, command, state))
-    }
-  })
-  // No time at all means one look: a schedule bounded by zero still
-  // allows its first recurrence.
-  if (Duration.isZero(Duration.fromInputUnsafe(total))) return check
-  return check.pipe(
-    Effect.retry({
-      while: (error) => error.reason === "Timeout",
-      schedule: Schedule.spaced(interval).pipe(Schedule.upTo({ duration: total }))
-    })
+const waitListening = (
+  path: string,
+  command: string,
+  interval: Duration.Input,
+  total: Duration.Input
+): Effect.Effect<void, AutoStartError> =>
+  pollUntil(ByteClient.activeState(path), (state) => !isAbsent(state), { interval, timeout: total }).pipe(
+    Effect.mapError((timedOut) =>
+      new AutoStartError({ path, command, reason: "Timeout", detail: `within ${Duration.format(timedOut.timeout)}` })
+    ),
+    Effect.flatMap((state) => state === "Listening" ? Effect.void : Effect.fail(unreachable(path, command, state)))
   )
-}
+
+/**
+ * Nothing listens at the path, but a daemon may: it is missing, or a
+ * socket nobody accepts on (a dead daemon's, or a busy one's).
+ */
+const isAbsent = (state: ByteClient.ActiveState): boolean => state === "NotListening" || state === "PathNotFound"
 
 const unreachable = (path: string, command: string, reason: ByteClient.ConnectError["reason"]) =>
   new AutoStartError({
@@ -318,14 +312,15 @@ const explained = (error: AutoStartError, log: Log | undefined, note?: string): 
   })
 
 /**
- * Whether a server accepts at `path`, giving one that refuses for being
- * busy (a full backlog) the usual second to accept. A missing path fails at
- * once.
+ * What is at `path`, in one look: a connection, closed at once without
+ * sending anything (as {@link ByteClient.activeState} makes), that waits
+ * while the server is busy (see {@link ensureRunning}). A missing path is
+ * answered at once.
  */
-const accepts = (path: string) =>
+const probe = (path: string): Effect.Effect<ByteClient.ActiveState> =>
   Effect.scoped(ByteClient.connect(path, { waitIfBusy: true })).pipe(
-    Effect.as(true),
-    Effect.catch(() => Effect.succeed(false))
+    Effect.as<ByteClient.ActiveState>("Listening"),
+    Effect.catch((error) => Effect.succeed(error.reason))
   )
 
 /**
@@ -338,17 +333,13 @@ const accepts = (path: string) =>
  * @category running
  */
 export const ensureRunning = (path: string, options: Options): Effect.Effect<void, AutoStartError> =>
-  Effect.flatMap(ByteClient.activeState(path), (state) => {
-    switch (state) {
-      case "Listening":
-        return Effect.void
-      case "NotListening":
-      case "PathNotFound":
-        return Effect.flatMap(accepts(path), (up) => up ? Effect.void : start(path, options))
-      case "InvalidPath":
-      case "OtherError":
-        return Effect.fail(unreachable(path, options.command, state))
-    }
+  // One look decides, and is not repeated before the start: a daemon that
+  // another client starts meanwhile does no harm, since ours then loses
+  // the socket to it and `start` waits for whichever listens.
+  Effect.flatMap(probe(path), (state) => {
+    if (state === "Listening") return Effect.void
+    if (isAbsent(state)) return start(path, options)
+    return Effect.fail(unreachable(path, options.command, state))
   })
 
 /**
@@ -361,7 +352,106 @@ const onceStarted = (options: Options): Options => ({ ...options, waitIfBusy: tr
 
 /** Connection failures that mean "no daemon yet", as opposed to a broken path. */
 const notRunning = (error: unknown): error is ByteClient.ConnectError =>
-  error instanceof ByteClient.ConnectError && (error.reason === "PathNotFound" || error.reason === "NotListening")
+  error instanceof ByteClient.ConnectError && isAbsent(error.reason)
+
+/** What getting the daemon ready may fail with, besides the request's own failures. */
+type StartFailure = AutoStartError | IdentityError | ByteClient.RequestTimeoutError
+
+/**
+ * How a client gets its daemon ready, failing with `F`: `checked` runs
+ * before each request (the identity check, if the options ask for one),
+ * `started` once a request has found no daemon. The request functions fail
+ * with this module's errors; {@link make}'s client with the plain client's.
+ */
+interface Daemon<F> {
+  readonly checked: Effect.Effect<void, F>
+  readonly started: Effect.Effect<void, F>
+}
+
+/**
+ * The request functions' daemon: the identity checked before every
+ * request. Each step is built only when it runs: most requests find their
+ * daemon and start nothing.
+ */
+const daemonOf = (path: string, options: Options): Daemon<StartFailure> => ({
+  checked: Effect.suspend(() => identified(path, options)),
+  started: Effect.suspend(() => ensureRunning(path, options))
+})
+
+/**
+ * What differs between a request answered as an effect and one answered as
+ * a stream: running an effect first, and recovering from a failure.
+ */
+interface Sequencing<Out, F> {
+  readonly after: (first: Effect.Effect<void, F>, then: Out) => Out
+  readonly recover: (out: Out, when: (error: unknown) => boolean, orElse: () => Out) => Out
+}
+
+const effects = <A, E, R, F>(): Sequencing<Effect.Effect<A, E | F, R>, F> => ({
+  after: (first, then) => Effect.andThen(first, then),
+  recover: (out, when, orElse) => Effect.catchIf(out, when, orElse)
+})
+
+const streams = <A, E, R, F>(): Sequencing<Stream.Stream<A, E | F, R>, F> => ({
+  after: (first, then) => Stream.unwrap(Effect.as(first, then)),
+  recover: (out, when, orElse) => Stream.catchIf(out, when, orElse)
+})
+
+/**
+ * The one path of every request this module sends: the daemon is checked,
+ * the request sent once by `send`; if that finds no daemon, the daemon is
+ * started and the request sent once more (waiting while the new daemon is
+ * busy, see {@link onceStarted}).
+ *
+ * Only a request that was not sent is sent again: a refused connection or
+ * a missing socket fails before anything goes out, while a daemon that got
+ * the request may have acted on it (stopped, written something) before its
+ * answer failed, and resending a request is not always safe. `unsent` says
+ * whether a failure now can still be one from before the request went out.
+ */
+const sendStarting = <Out, F>(
+  sequencing: Sequencing<Out, F>,
+  daemon: Daemon<F>,
+  options: Options,
+  send: (options: Options) => Out,
+  unsent: () => boolean = () => true
+): Out =>
+  sequencing.after(
+    daemon.checked,
+    sequencing.recover(
+      send(options),
+      (error) => unsent() && notRunning(error),
+      () => sequencing.after(daemon.started, send(onceStarted(options)))
+    )
+  )
+
+/**
+ * `requestForEach` through {@link sendStarting}: `f` may fail with a
+ * ConnectError of its own (a request it makes, say), so once it has been
+ * handed a piece, the request was sent and no failure is taken for a
+ * daemon not running.
+ */
+const forEachStarting = <E, R, F>(
+  daemon: Daemon<F>,
+  path: string,
+  request: Uint8Array | string,
+  f: (piece: Uint8Array) => Effect.Effect<void, E, R>,
+  options: Options
+): Effect.Effect<void, ByteClient.ConnectError | ByteClient.RequestError | E | F, R> =>
+  Effect.suspend(() => {
+    let handed = false
+    const handing = (piece: Uint8Array) => {
+      handed = true
+      return f(piece)
+    }
+    return sendStarting(
+      effects<void, ByteClient.ConnectError | ByteClient.RequestError | E, R, F>(),
+      daemon,
+      options,
+      (options) => ByteClient.requestForEach(path, request, handing, options),
+      () => !handed
+    )
+  })
 
 /**
  * One round trip (see {@link ByteClient.request}); if no server is there,
@@ -375,12 +465,7 @@ export const request = (
   request: Uint8Array | string,
   options: Options
 ): Effect.Effect<Uint8Array, ByteClient.ConnectError | ByteClient.RequestError | AutoStartError | IdentityError> =>
-  Effect.andThen(
-    identified(path, options),
-    ByteClient.request(path, request, options).pipe(
-      Effect.catchIf(notRunning, () => Effect.andThen(ensureRunning(path, options), ByteClient.request(path, request, onceStarted(options))))
-    )
-  )
+  sendStarting(effects(), daemonOf(path, options), options, (options) => ByteClient.request(path, request, options))
 
 /**
  * One round trip with a streamed response (see
@@ -396,13 +481,7 @@ export const requestStream = (
   request: Uint8Array | string,
   options: Options
 ): Stream.Stream<Uint8Array, ByteClient.ConnectError | ByteClient.RequestError | AutoStartError | IdentityError> =>
-  Stream.unwrap(Effect.as(
-    identified(path, options),
-    ByteClient.requestStream(path, request, options).pipe(
-      Stream.catchIf(notRunning, () =>
-        Stream.unwrap(Effect.as(ensureRunning(path, options), ByteClient.requestStream(path, request, onceStarted(options)))))
-    )
-  ))
+  sendStarting(streams(), daemonOf(path, options), options, (options) => ByteClient.requestStream(path, request, options))
 
 /**
  * One round trip whose response is lent to `f` piece by piece (see
@@ -419,21 +498,7 @@ export const requestForEach = <E, R>(
   f: (piece: Uint8Array) => Effect.Effect<void, E, R>,
   options: Options
 ): Effect.Effect<void, ByteClient.ConnectError | ByteClient.RequestError | AutoStartError | IdentityError | E, R> =>
-  Effect.andThen(identified(path, options), Effect.suspend(() => {
-    // `f` may fail with a ConnectError of its own (a request it makes, say):
-    // once it has been called, no failure is taken for a daemon not running.
-    let handed = false
-    const handing = (piece: Uint8Array) => {
-      handed = true
-      return f(piece)
-    }
-    return ByteClient.requestForEach(path, request, handing, options).pipe(
-      Effect.catchIf(
-        (error) => !handed && notRunning(error),
-        () => Effect.andThen(ensureRunning(path, options), ByteClient.requestForEach(path, request, f, onceStarted(options)))
-      )
-    )
-  }))
+  forEachStarting(daemonOf(path, options), path, request, f, options)
 
 /** A failure to start the daemon (or the one required), as opposed to one of the request itself. */
 const isAutoStartError = (error: unknown): error is AutoStartError | IdentityError =>
@@ -446,6 +511,10 @@ const isAutoStartError = (error: unknown): error is AutoStartError | IdentityErr
  */
 const startFailed = (error: AutoStartError | IdentityError) =>
   new ByteClient.ConnectError({ path: error.path, reason: "OtherError", detail: error.message, cause: error })
+
+/** A failure to get the daemon ready, as the plain client's error (a timeout already is one). */
+const asPlainError = (error: StartFailure): ByteClient.ConnectError | ByteClient.RequestTimeoutError =>
+  isAutoStartError(error) ? startFailed(error) : error
 
 /**
  * The {@link ByteClient.IpcClient} service for the server at `path`, which
@@ -481,20 +550,31 @@ const startFailed = (error: AutoStartError | IdentityError) =>
  * @since 0.2.0
  * @category constructors
  */
-export const make = (path: string, options: Options): ByteClient.IpcClient["Service"] =>
-  makeService(path, identifiedOnce(options))
-
-const makeService = (path: string, options: Options): ByteClient.IpcClient["Service"] =>
-  ByteClient.IpcClient.of({
+export const make = (path: string, options: Options): ByteClient.IpcClient["Service"] => {
+  // Whether this client's identity check has passed: its later requests
+  // skip it. The mark is this client's alone and goes with it. A check that
+  // fails is made again at the next request; a check that restarts the
+  // daemon looks at the new one before it passes.
+  let verified = false
+  const checkedOnce = Effect.suspend(() =>
+    verified ? Effect.void : Effect.tap(identified(path, options), () =>
+      Effect.sync(() => {
+        verified = true
+      }))
+  )
+  const daemon: Daemon<ByteClient.ConnectError | ByteClient.RequestTimeoutError> = {
+    checked: Effect.mapError(checkedOnce, asPlainError),
+    started: Effect.mapError(ensureRunning(path, options), asPlainError)
+  }
+  return ByteClient.IpcClient.of({
     path,
     activeState: ByteClient.activeState(path),
-    request: (bytes) =>
-      Effect.catchIf(request(path, bytes, options), isAutoStartError, (error) => Effect.fail(startFailed(error))),
+    request: (bytes) => sendStarting(effects(), daemon, options, (options) => ByteClient.request(path, bytes, options)),
     requestStream: (bytes) =>
-      Stream.catchIf(requestStream(path, bytes, options), isAutoStartError, (error) => Stream.fail(startFailed(error))),
-    requestForEach: (bytes, f) =>
-      Effect.catchIf(requestForEach(path, bytes, f, options), isAutoStartError, (error) => Effect.fail(startFailed(error)))
+      sendStarting(streams(), daemon, options, (options) => ByteClient.requestStream(path, bytes, options)),
+    requestForEach: (bytes, f) => forEachStarting(daemon, path, bytes, f, options)
   })
+}
 
 /**
  * A layer providing {@link ByteClient.IpcClient} for the server at `path`,
@@ -646,28 +726,25 @@ const runningOf = (found: Found): Control.Identity | undefined =>
 const stopTimeoutOf = (policy: IdentityPolicy) => Duration.fromInputUnsafe(policy.stopTimeout ?? Duration.seconds(10))
 
 /**
- * Polls until nothing listens at `path`; fails with `StillRunning` when
+ * Waits until nothing listens at `path`; fails with `StillRunning` when
  * time is up.
  */
-const waitGone = (path: string, options: Options, policy: IdentityPolicy, running: Control.Identity | undefined) => {
-  const timeout = stopTimeoutOf(policy)
-  const gone = Effect.flatMap(ByteClient.activeState(path), (state) =>
-    state === "Listening"
-      ? Effect.fail(
-        new IdentityError({
-          path,
-          reason: "StillRunning",
-          expected: policy.expected,
-          running,
-          restarted: false,
-          detail: `it still listens after ${Duration.format(timeout)}`
-        })
-      )
-      : Effect.void)
-  return Effect.retry(gone, {
-    schedule: Schedule.spaced(options.pollInterval ?? Duration.millis(50)).pipe(Schedule.upTo({ duration: timeout }))
-  })
-}
+const waitGone = (path: string, options: Options, policy: IdentityPolicy, running: Control.Identity | undefined) =>
+  pollUntil(ByteClient.activeState(path), (state) => state !== "Listening", {
+    interval: options.pollInterval ?? Duration.millis(50),
+    timeout: stopTimeoutOf(policy)
+  }).pipe(
+    Effect.mapError((timedOut) =>
+      new IdentityError({
+        path,
+        reason: "StillRunning",
+        expected: policy.expected,
+        running,
+        restarted: false,
+        detail: `it still listens after ${Duration.format(timedOut.timeout)}`
+      })
+    )
+  )
 
 /**
  * Asks the daemon at `path` to stop and waits until it no longer listens,
@@ -727,16 +804,6 @@ const settle = (
     return Effect.andThen(restart(path, options, policy), settle(path, options, policy, { restarted: true, started: false }))
   })
 
-/** Clients made by {@link make}: their identity check, once it has passed. */
-const verifiedOnce = new WeakMap<Options, { verified: boolean }>()
-
-/** A copy of `options` whose identity check is remembered once it has passed. */
-const identifiedOnce = (options: Options): Options => {
-  const copy = { ...options }
-  verifiedOnce.set(copy, { verified: false })
-  return copy
-}
-
 /**
  * Makes sure the daemon at `path` is one this client accepts (see
  * {@link IdentityPolicy}), starting, restarting or refusing it; does
@@ -751,16 +818,5 @@ export const identified = (
   options: Options
 ): Effect.Effect<void, AutoStartError | IdentityError | ByteClient.RequestTimeoutError> => {
   const policy = options.identity
-  if (policy === undefined) return Effect.void
-  return Effect.suspend(() => {
-    const memo = verifiedOnce.get(options)
-    if (memo?.verified === true) return Effect.void
-    return settle(path, options, policy, { restarted: false, started: false }).pipe(
-      Effect.tap(() =>
-        Effect.sync(() => {
-          if (memo !== undefined) memo.verified = true
-        })
-      )
-    )
-  })
+  return policy === undefined ? Effect.void : settle(path, options, policy, { restarted: false, started: false })
 }

@@ -30,6 +30,7 @@ import * as Stream from "effect/Stream"
 import * as AutoStart from "../client/AutoStart.ts"
 import * as Client from "../client/Client.ts"
 import * as PktLine from "../framing/PktLine.ts"
+import { pollUntil } from "../internal/Poll.ts"
 import * as Server from "../server/Server.ts"
 import type * as Connection from "../transport/Connection.ts"
 import * as Codec from "./internal/codec.ts"
@@ -303,7 +304,7 @@ export const isRunning = (path: string): Effect.Effect<boolean> =>
  * @category models
  */
 export interface StopOptions {
-  /** How long to wait for the daemon to stop listening. Default 10 s. */
+  /** How long to wait for the daemon to stop listening. Default 10 s; 0 looks once, without waiting. */
   readonly timeout?: Duration.Input | undefined
   /** How often to look meanwhile. Default 50 ms. */
   readonly pollInterval?: Duration.Input | undefined
@@ -316,21 +317,19 @@ export interface StopOptions {
  * @since 0.2.0
  * @category requests
  */
-export const stop = (path: string, options?: StopOptions): Effect.Effect<void, FsmonitorError> => {
-  const timeout = Duration.fromInputUnsafe(options?.timeout ?? Duration.seconds(10))
-  const stillListening = new FsmonitorError({
-    path,
-    reason: "StopTimedOut",
-    detail: `still listens after ${Duration.format(timeout)}`
-  })
-  const stopped = Effect.flatMap(isRunning(path), (running) => running ? Effect.fail(stillListening) : Effect.void)
-  return Effect.andThen(
+export const stop = (path: string, options?: StopOptions): Effect.Effect<void, FsmonitorError> =>
+  Effect.andThen(
     send(path, "quit"),
-    Effect.retry(stopped, {
-      schedule: Schedule.spaced(options?.pollInterval ?? Duration.millis(50)).pipe(Schedule.upTo({ duration: timeout }))
-    })
+    pollUntil(isRunning(path), (running) => !running, {
+      interval: options?.pollInterval ?? Duration.millis(50),
+      timeout: options?.timeout ?? Duration.seconds(10)
+    }).pipe(
+      Effect.mapError((timedOut) =>
+        new FsmonitorError({ path, reason: "StopTimedOut", detail: `still listens after ${Duration.format(timedOut.timeout)}` })
+      ),
+      Effect.asVoid
+    )
   )
-}
 
 /**
  * One step of {@link changes}: `Rescan` when the daemon answered

@@ -4,18 +4,31 @@
  * client is the plain client's `IpcClient` service, as a value or a layer.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Duration, Effect, Stream } from "effect"
+import { Duration, Effect, Metric, Stream } from "effect"
 import * as fs from "node:fs"
 import * as nodePath from "node:path"
 import * as Client from "../../src/client/Client.ts"
 import * as AutoStart from "../../src/client/AutoStart.ts"
+import * as Server from "../../src/server/Server.ts"
+import * as ServerMetrics from "../../src/server/ServerMetrics.ts"
 import { daemonDir, daemonProcesses, options, recorded } from "../support/autoStart.ts"
 import { nodeBinary } from "../support/child.ts"
 import { waitUntil } from "../support/raw.ts"
+import { socketPath } from "../support/tempdir.ts"
 
 /** The daemon's pid, asked with a plain request: its `WhoAmI` RPC answers it as JSON. */
 const whoAmI = (client: Client.IpcClient["Service"]) =>
   Effect.map(client.request("WhoAmI"), (answer) => Number(Buffer.from(answer).toString()))
+
+/** How many connections the server at `path` has accepted, and how many of them sent nothing (probes). */
+const connections = (path: string) =>
+  Effect.all({
+    accepted: Effect.map(Metric.value(Metric.withAttributes(ServerMetrics.accepted, { socket: path })), (s) => s.count),
+    probes: Effect.map(
+      Metric.value(Metric.withAttributes(ServerMetrics.dropped, { socket: path, reason: "probe" })),
+      (s) => s.count
+    )
+  })
 
 describe("auto-start", () => {
   it.live("ten clients racing to start one daemon: one daemon runs, all ten get its answer", () =>
@@ -147,4 +160,21 @@ describe("auto-start", () => {
       assert.deepStrictEqual(recorded(dir, "listening"), [started])
       assert.strictEqual(yield* Effect.provide(whoami, Client.layer(path)), started)
     }), 60_000)
+
+  it.live("a daemon found listening is used after one look; a request to it connects once; nothing is started", () =>
+    Effect.gen(function*() {
+      const path = yield* socketPath()
+      yield* Server.make(path, (_request, reply) => reply("pong"))
+      // A start would fail: there is no such program.
+      const options: AutoStart.Options = { command: nodePath.join(nodePath.dirname(path), "no-such-program") }
+
+      yield* AutoStart.ensureRunning(path, options)
+      // The look is a connection that sends nothing; the server counts it once it has hung up.
+      yield* waitUntil(Effect.map(connections(path), ({ probes }) => probes === 1))
+      assert.deepStrictEqual(yield* connections(path), { accepted: 1, probes: 1 })
+
+      assert.strictEqual(Buffer.from(yield* AutoStart.make(path, options).request("ping")).toString(), "pong")
+      assert.strictEqual(Buffer.from(yield* AutoStart.request(path, "ping", options)).toString(), "pong")
+      assert.deepStrictEqual(yield* connections(path), { accepted: 3, probes: 1 })
+    }))
 })

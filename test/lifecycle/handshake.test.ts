@@ -5,7 +5,7 @@
  * new on either side, however many clients race to do it.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Duration, Effect, Layer, Option } from "effect"
+import { Deferred, Duration, Effect, Fiber, Layer, Option, Stream } from "effect"
 import { RpcClient, RpcServer } from "effect/rpc"
 import * as fs from "node:fs"
 import * as nodePath from "node:path"
@@ -15,6 +15,7 @@ import * as Control from "../../src/client/Control.ts"
 import * as Server from "../../src/server/Server.ts"
 import * as SimpleIpcRpc from "../../src/rpc/SimpleIpcRpc.ts"
 import { DaemonRpcs } from "../support/autoStartDaemon.ts"
+import { nodeBinary } from "../support/child.ts"
 import { waitUntil } from "../support/raw.ts"
 import { socketPath } from "../support/tempdir.ts"
 import {
@@ -43,6 +44,26 @@ const echoServer = (path: string, options?: Server.Options) =>
   })
 
 const declared: Control.Declared = { name: "echo", version: "3.1.4", protocol: "7" }
+
+/**
+ * A daemon in this process that answers the identity request itself, as
+ * `identity()` says, counting how often it is asked; `quit` by stopping;
+ * anything else with `app:` and the request.
+ */
+const countingDaemon = (path: string, identity: () => Control.Declared, options?: Server.Options) =>
+  Effect.gen(function*() {
+    const asked = { identity: 0 }
+    const quit = yield* Deferred.make<void>()
+    const server = yield* Server.make(path, (request, reply) => {
+      if (Buffer.from(request).equals(identityRequest)) {
+        asked.identity++
+        return reply(JSON.stringify({ ...identity(), pid: process.pid, startedAt: 0 }))
+      }
+      if (Buffer.from(request).toString() === "quit") return Effect.as(Deferred.succeed(quit, undefined), Server.Quit)
+      return reply(Buffer.concat([Buffer.from("app:"), request]))
+    }, options)
+    return { asked, quit, server }
+  })
 
 describe("the identity request on the server", () => {
   it.live("without the option, the reserved requests are the application's, as any other", () =>
@@ -261,4 +282,65 @@ describe("the handshake between clients and daemons", () => {
       yield* waitUntil(Effect.sync(() => recorded(dir, "listening").includes(winner)))
       assert.sameMembers(recorded(dir, "listening"), [old, winner])
     }), 120_000)
+
+  it.live("AutoStart.make's client checks at its first request, again only after a failed check; each client has its own mark", () =>
+    Effect.gen(function*() {
+      const path = yield* socketPath()
+      let answering: Control.Declared = { ...declared, version: "3.0.0" }
+      const daemon = yield* countingDaemon(path, () => answering)
+      const options: AutoStart.Options = {
+        // Never run: a daemon answers throughout.
+        command: nodeBinary,
+        args: ["-e", "process.exit(3)"],
+        identity: { expected: declared, onMismatch: "fail" }
+      }
+      const client = AutoStart.make(path, options)
+      const refused = yield* Effect.flip(client.request("ping"))
+      assert.instanceOf((refused as Client.ConnectError).cause, AutoStart.IdentityError)
+      assert.strictEqual(daemon.asked.identity, 1)
+
+      answering = declared
+      for (let i = 0; i < 3; i++) assert.strictEqual(Buffer.from(yield* client.request("ping")).toString(), "app:ping")
+      yield* Stream.runDrain(client.requestStream("ping"))
+      yield* client.requestForEach("ping", () => Effect.void)
+      assert.strictEqual(daemon.asked.identity, 2, "checked again after the failed check, then no more")
+
+      // Another client made with the same options has a mark of its own.
+      yield* AutoStart.make(path, options).request("ping")
+      assert.strictEqual(daemon.asked.identity, 3)
+      // The request functions check before every request.
+      yield* AutoStart.request(path, "ping", options)
+      yield* AutoStart.request(path, "ping", options)
+      assert.strictEqual(daemon.asked.identity, 5)
+    }))
+
+  it.live("AutoStart.make's client whose first check restarted the daemon checks the new one, then no more", () =>
+    Effect.gen(function*() {
+      const path = yield* socketPath()
+      const old = yield* countingDaemon(path, () => ({ ...declared, version: "3.0.0" }))
+      // The daemon that takes the old one's place: the client's own start
+      // runs a program that exits at once, and it waits (exitGrace) for
+      // whichever daemon listens, as when another client's start wins.
+      const replacing = yield* Effect.forkChild(Effect.gen(function*() {
+        yield* Deferred.await(old.quit)
+        yield* old.server.join
+        // The restarting client holds the start-up lock until it sees the old one gone.
+        return yield* countingDaemon(path, () => declared, { lockTimeout: Duration.seconds(30) })
+      }))
+      const client = AutoStart.make(path, {
+        command: nodeBinary,
+        args: ["-e", "process.exit(0)"],
+        startTimeout: Duration.seconds(30),
+        exitGrace: Duration.seconds(30),
+        identity: { expected: declared, stopTimeout: Duration.seconds(30) }
+      })
+
+      assert.strictEqual(Buffer.from(yield* client.request("first")).toString(), "app:first")
+      const replacement = yield* Fiber.join(replacing)
+      // The old daemon was asked before the restart and again under the lock.
+      assert.strictEqual(old.asked.identity, 2)
+      assert.strictEqual(replacement.asked.identity, 1)
+      assert.strictEqual(Buffer.from(yield* client.request("second")).toString(), "app:second")
+      assert.strictEqual(replacement.asked.identity, 1)
+    }), 60_000)
 })

@@ -44,10 +44,11 @@ export const subcommands = [
   {
     name: "start-daemon",
     takesOptions: true,
-    shown: ["name", "threads", "maxWait"],
+    shown: ["name", "threads", "maxWait", "idleShutdown"],
     summary: "Start run-daemon in the background",
     description:
-      "Start run-daemon in the background (detached, no output) and wait up to --max-wait seconds until it listens."
+      "Start run-daemon in the background (detached, no output) and wait up to --max-wait seconds until it listens. " +
+      "--idle-shutdown is passed on to it."
   },
   {
     name: "stop-daemon",

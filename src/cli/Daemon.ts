@@ -96,9 +96,9 @@ const entryPoint = (): string => {
 const seconds = (n: number) => `${n} s`
 
 /**
- * Starts `run-daemon` with the same name and threads in the background, in
- * its own session with no standard input, output or error, so that it
- * outlives this process and its terminal. Waits until the path is
+ * Starts `run-daemon` with the same name, threads and idle shutdown in
+ * the background, in its own session with no standard input, output or
+ * error, so that it outlives this process and its terminal. Waits until the path is
  * listening (exit 0), the child dies (reported at once), or `maxWait`
  * seconds pass. A child still starting when the time runs out is left to
  * carry on, as Git's tool leaves it.
@@ -110,11 +110,13 @@ export const startDaemon = (options: {
   readonly name: string
   readonly threads: number
   readonly maxWait: number
+  readonly idleShutdown?: number | undefined
 }): Effect.Effect<void, DaemonStartError> => {
   const path = options.name
+  const idle = (options.idleShutdown ?? 0) > 0 ? [`--idle-shutdown=${options.idleShutdown}`] : []
   return AutoStart.start(path, {
     command: process.execPath,
-    args: [...process.execArgv, entryPoint(), "run-daemon", `--name=${path}`, `--threads=${options.threads}`],
+    args: [...process.execArgv, entryPoint(), "run-daemon", `--name=${path}`, `--threads=${options.threads}`, ...idle],
     startTimeout: Duration.seconds(options.maxWait),
     // Git's tool reports a daemon that died at once; no other starter is
     // expected to take its place.

@@ -15,7 +15,7 @@ const subcommands = {
   "SUPPORTS_SIMPLE_IPC": [],
   "is-active": ["--name"],
   "run-daemon": ["--name", "--threads", "--idle-shutdown"],
-  "start-daemon": ["--name", "--threads", "--max-wait"],
+  "start-daemon": ["--name", "--threads", "--max-wait", "--idle-shutdown"],
   "stop-daemon": ["--name", "--max-wait"],
   "send": ["--name", "--token"],
   "sendbytes": ["--name", "--bytecount", "--byte"],

@@ -1,6 +1,7 @@
 /**
  * `run-daemon --idle-shutdown=<seconds>`: the daemon stops by itself once
- * no request has come for that long, exits 0 and removes its socket; the
+ * no request has come for that long, exits 0 and removes its socket
+ * (`start-daemon` passes it on to the daemon it starts); the
  * time is written as `--max-wait`'s is, and anything else is a usage
  * error that starts nothing.
  */
@@ -14,7 +15,7 @@ import * as Options from "../../src/cli/Options.ts"
 import { isGone } from "../support/processes.ts"
 import { waitUntil } from "../support/raw.ts"
 import { tempDir } from "../support/tempdir.ts"
-import { awaitListening, cli, cliInBackground } from "./harness.ts"
+import { awaitListening, cli, cliInBackground, daemonsOf, reapDaemons } from "./harness.ts"
 
 /** The options `simple-ipc <args>` runs with; fails the test when they are not valid. */
 const optionsOf = (...args: ReadonlyArray<string>): Options.Options => {
@@ -52,6 +53,21 @@ describe("--idle-shutdown", () => {
       assert.isAtLeast(performance.now() - spawnedAt, idleSeconds * 1000 * 0.9)
       assert.deepStrictEqual(fs.readdirSync(nodePath.dirname(path)), [])
       assert.strictEqual(yield* Client.activeState(path), "NotListening")
+    }), 60_000)
+
+  it.live("start-daemon passes it on: the daemon it started in the background stops by itself", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      // Should the daemon outlive the test, it is asked to quit, then killed.
+      yield* reapDaemons(dir)
+      const path = nodePath.join(dir, "ipc")
+      const started = yield* cli(["start-daemon", `--name=${path}`, "--idle-shutdown=1"])
+      assert.strictEqual(started.code, 0, started.stderr)
+      assert.strictEqual(yield* Client.activeState(path), "Listening")
+      assert.lengthOf(daemonsOf(dir), 1)
+
+      yield* waitUntil(Effect.sync(() => !fs.existsSync(path) && daemonsOf(dir).length === 0), Duration.seconds(30))
+      assert.deepStrictEqual(fs.readdirSync(dir), [])
     }), 60_000)
 
   for (const value of ["10s", "1.5", "soon", ""]) {

@@ -16,7 +16,7 @@ import * as Client from "../../src/client/Client.ts"
 import * as SimpleIpcRpc from "../../src/rpc/SimpleIpcRpc.ts"
 import * as Server from "../../src/server/Server.ts"
 import * as TestApplication from "../../src/testing/TestApplication.ts"
-import { nodeBinary, spawnScoped } from "../support/child.ts"
+import { exitOf, nodeBinary, spawnScoped } from "../support/child.ts"
 import { listening } from "../support/probe.ts"
 import { killAllOnClose, processesWith } from "../support/processes.ts"
 import { waitUntil } from "../support/raw.ts"
@@ -28,23 +28,9 @@ const script = fileURLToPath(new URL("./patterns.ts", import.meta.url))
 /** How long a daemon may take to exit once its server has stopped. */
 const EXIT_WITHIN = Duration.seconds(2)
 
-interface Exited {
-  readonly code: number | null
-  readonly signal: NodeJS.Signals | null
-}
-
-/** Resolves when the child has exited (at once if it already has). */
-const exited = (child: ChildProcess) =>
-  Effect.callback<Exited>((resume) => {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      return resume(Effect.succeed({ code: child.exitCode, signal: child.signalCode }))
-    }
-    child.once("exit", (code, signal) => resume(Effect.succeed({ code, signal })))
-  })
-
 /** Fails, naming the pattern, unless the child exits within {@link EXIT_WITHIN}. */
 const exitsPromptly = (child: ChildProcess, what: string) =>
-  Effect.timeoutOrElse(exited(child), {
+  Effect.timeoutOrElse(exitOf(child), {
     duration: EXIT_WITHIN,
     orElse: () => Effect.die(new Error(`${what}: the process was still running ${Duration.format(EXIT_WITHIN)} after its server stopped`))
   })
@@ -115,7 +101,7 @@ describe("a daemon's process ends when its server stops", () => {
         fs.rmSync(path)
         yield* Server.make(path, TestApplication.handler)
         // Detection waits for the stolen-socket check (about a second).
-        const exit = yield* Effect.timeoutOrElse(exited(daemon), {
+        const exit = yield* Effect.timeoutOrElse(exitOf(daemon), {
           duration: Duration.seconds(10),
           orElse: () => Effect.die(new Error(`${pattern}: still running after its socket was stolen`))
         })

@@ -10,6 +10,7 @@ import { Effect } from "effect"
 import * as fs from "node:fs"
 import * as nodePath from "node:path"
 import * as Fsmonitor from "../../src/fsmonitor/Fsmonitor.ts"
+import { exitOf } from "../support/kill.ts"
 import { standIn } from "./support.ts"
 
 describe("examples/fsmonitor-daemon", () => {
@@ -33,11 +34,7 @@ describe("examples/fsmonitor-daemon", () => {
       assert.notInclude(third._tag === "Changed" ? third.paths : [], "untracked.txt")
 
       yield* monitor.stop()
-      yield* Effect.callback<void>((resume) => {
-        if (child.exitCode !== null) return resume(Effect.void)
-        child.once("exit", () => resume(Effect.void))
-      })
-      assert.strictEqual(child.exitCode, 0)
+      assert.deepStrictEqual(yield* exitOf(child), { code: 0, signal: null })
       assert.match(log(), /^answered builtin:\S+:0 \/\nanswered builtin:\S+:1 \d+ paths\nanswered builtin:\S+:2 \d+ paths\nquit\n$/)
     }))
 })

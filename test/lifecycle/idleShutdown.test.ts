@@ -6,27 +6,17 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Duration, Effect, Fiber } from "effect"
 import { TestClock } from "effect/testing"
-import type { ChildProcess } from "node:child_process"
 import * as fs from "node:fs"
 import { fileURLToPath } from "node:url"
 import * as Client from "../../src/client/Client.ts"
 import * as Server from "../../src/server/Server.ts"
 import { text } from "../support/bytes.ts"
-import { spawnScoped } from "../support/child.ts"
+import { exitOf, spawnScoped } from "../support/child.ts"
 import { listening } from "../support/probe.ts"
 import { waitUntil } from "../support/raw.ts"
 import { socketPath } from "../support/tempdir.ts"
 
 const idleDaemon = fileURLToPath(new URL("./idleDaemon.ts", import.meta.url))
-
-/** Whether the server at `path` still accepts connections. */
-
-/** The process's exit code, once it has exited. */
-const exitCode = (child: ChildProcess) =>
-  Effect.callback<number | null>((resume) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resume(Effect.succeed(child.exitCode))
-    child.once("exit", (code) => resume(Effect.succeed(code)))
-  })
 
 describe("idle shutdown", () => {
   it.effect("stops a minute after the last request, not while one is in flight, whatever probes come", () =>
@@ -83,12 +73,12 @@ describe("idle shutdown", () => {
       const path = yield* socketPath()
       const idleMs = 1000
       const daemon = yield* spawnScoped([idleDaemon, path, String(idleMs)], { stdio: "pipe" })
-      const exited = yield* Effect.forkChild(exitCode(daemon))
+      const exited = yield* Effect.forkChild(exitOf(daemon))
       yield* waitUntil(listening(path))
       assert.strictEqual(text(yield* Client.request(path, "ping")), "pong")
       const answeredAt = performance.now()
 
-      assert.strictEqual(yield* Fiber.join(exited), 0)
+      assert.deepStrictEqual(yield* Fiber.join(exited), { code: 0, signal: null })
       // It stopped by itself, and not at once (the bound is loose: the
       // daemon's clock starts when it closes the connection, before this
       // process, on a loaded machine maybe much later, reads the answer;

@@ -17,7 +17,7 @@ import { fileURLToPath } from "node:url"
 import * as Daemon from "../../examples/monitor/Daemon.ts"
 import * as MonitorClient from "../../examples/monitor/MonitorClient.ts"
 import * as Client from "../../src/client/Client.ts"
-import { nodeBinary, spawnScoped } from "../support/child.ts"
+import { exitOf, nodeBinary, spawnScoped } from "../support/child.ts"
 import { waitUntil } from "../support/raw.ts"
 import { tempDir } from "../support/tempdir.ts"
 import { listening } from "../support/probe.ts"
@@ -171,11 +171,7 @@ describe("the monitor's command line", () => {
 
       const stop = yield* cli("stop", socket)
       assert.strictEqual(stop.code, 0, stop.stderr)
-      yield* Effect.callback<void>((resume) => {
-        if (daemon.exitCode !== null) return resume(Effect.void)
-        daemon.once("exit", () => resume(Effect.void))
-      }).pipe(Effect.timeout(Duration.seconds(10)))
-      assert.strictEqual(daemon.exitCode, 0)
+      assert.deepStrictEqual(yield* Effect.timeout(exitOf(daemon), Duration.seconds(10)), { code: 0, signal: null })
       assert.isFalse(fs.existsSync(socket))
     }), 60_000)
 

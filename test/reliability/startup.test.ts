@@ -14,7 +14,7 @@ import { phases } from "../../src/internal/StartupPhase.ts"
 import * as Server from "../../src/server/Server.ts"
 import * as TestApplication from "../../src/testing/TestApplication.ts"
 import { text } from "../support/bytes.ts"
-import { killAndWait, spawnScoped, supportFile } from "../support/child.ts"
+import { exitOf, killAndWait, spawnScoped, supportFile } from "../support/child.ts"
 import { deadPid } from "../support/processes.ts"
 import { listening } from "../support/probe.ts"
 import { reachableCopy, reachableNode } from "../support/otherUser.ts"
@@ -189,7 +189,7 @@ describe("a starter killed at any step leaves nothing that blocks or piles up", 
       holder.kill("SIGCONT")
       yield* waitUntil(listening(path))
       yield* Client.request(path, "quit")
-      yield* waitUntil(Effect.sync(() => holder.exitCode !== null || holder.signalCode !== null))
+      yield* exitOf(holder)
       assert.isFalse(fs.existsSync(`${path}.lock`))
 
       second.kill("SIGCONT")

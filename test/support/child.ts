@@ -5,7 +5,7 @@ import { killAndWait } from "./kill.ts"
 import { listening } from "./probe.ts"
 import { waitUntil } from "./raw.ts"
 
-export { killAndWait } from "./kill.ts"
+export { exitOf, killAndWait } from "./kill.ts"
 
 /** The Node binary running the tests (the project's own Node 24). */
 export const nodeBinary = process.execPath

@@ -360,8 +360,11 @@ type StartFailure = AutoStartError | IdentityError | ByteClient.RequestTimeoutEr
 /**
  * How a client gets its daemon ready, failing with `F`: `checked` runs
  * before each request (the identity check, if the options ask for one),
- * `started` once a request has found no daemon. The request functions fail
- * with this module's errors; {@link make}'s client with the plain client's.
+ * `started` once a request has found no daemon. `started` checks the
+ * identity too: the daemon listening after a start may be another
+ * starter's, an older client's say, which won the socket. The request
+ * functions fail with this module's errors; {@link make}'s client with the
+ * plain client's.
  */
 interface Daemon<F> {
   readonly checked: Effect.Effect<void, F>
@@ -375,7 +378,7 @@ interface Daemon<F> {
  */
 const daemonOf = (path: string, options: Options): Daemon<StartFailure> => ({
   checked: Effect.suspend(() => identified(path, options)),
-  started: Effect.suspend(() => ensureRunning(path, options))
+  started: Effect.suspend(() => Effect.andThen(ensureRunning(path, options), identified(path, options)))
 })
 
 /**
@@ -554,7 +557,8 @@ export const make = (path: string, options: Options): ByteClient.IpcClient["Serv
   // Whether this client's identity check has passed: its later requests
   // skip it. The mark is this client's alone and goes with it. A check that
   // fails is made again at the next request; a check that restarts the
-  // daemon looks at the new one before it passes.
+  // daemon looks at the new one before it passes; a daemon started because
+  // a request found none is checked before the request is sent to it.
   let verified = false
   const checkedOnce = Effect.suspend(() =>
     verified ? Effect.void : Effect.tap(identified(path, options), () =>
@@ -564,7 +568,13 @@ export const make = (path: string, options: Options): ByteClient.IpcClient["Serv
   )
   const daemon: Daemon<ByteClient.ConnectError | ByteClient.RequestTimeoutError> = {
     checked: Effect.mapError(checkedOnce, asPlainError),
-    started: Effect.mapError(ensureRunning(path, options), asPlainError)
+    started: Effect.mapError(
+      Effect.andThen(ensureRunning(path, options), Effect.suspend(() => {
+        verified = false
+        return checkedOnce
+      })),
+      asPlainError
+    )
   }
   return ByteClient.IpcClient.of({
     path,

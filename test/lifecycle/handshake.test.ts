@@ -343,4 +343,53 @@ describe("the handshake between clients and daemons", () => {
       assert.strictEqual(Buffer.from(yield* client.request("second")).toString(), "app:second")
       assert.strictEqual(replacement.asked.identity, 1)
     }), 60_000)
+
+  // A client's daemon has gone (idle shutdown, say). Its next request finds
+  // none and starts one; the daemon listening after that start may be
+  // another starter's, here an older client's. It is checked before the
+  // request is sent to it, by a client made with `make` (whose first check
+  // passed long ago) as by a plain `request`.
+  for (const via of ["make", "request"] as const) {
+    it.live(`a daemon started because a request found none is checked before the request goes to it (${via})`, () =>
+      Effect.gen(function*() {
+        const path = yield* socketPath()
+        const started = nodePath.join(nodePath.dirname(path), "started")
+        const options: AutoStart.Options = {
+          // The client's own start only marks that it ran; the daemon that
+          // wins the socket is the one this test serves.
+          command: nodeBinary,
+          args: ["-e", `require("fs").writeFileSync(${JSON.stringify(started)}, "")`],
+          startTimeout: Duration.seconds(30),
+          exitGrace: Duration.seconds(30),
+          identity: { expected: declared, onMismatch: "fail" }
+        }
+        const client = AutoStart.make(path, options)
+        const send = (request: string) => via === "make" ? client.request(request) : AutoStart.request(path, request, options)
+        const first = yield* countingDaemon(path, () => declared)
+        assert.strictEqual(Buffer.from(yield* send("first")).toString(), "app:first")
+        assert.strictEqual(first.asked.identity, 1)
+        yield* Client.request(path, "quit")
+        yield* first.server.join
+
+        const second = yield* Effect.forkChild(Effect.flip(send("second")))
+        yield* waitUntil(Effect.sync(() => fs.existsSync(started)))
+        const older = yield* countingDaemon(path, () => ({ ...declared, version: "0.9.0" }))
+        const refused = yield* Fiber.join(second)
+        const identityError = via === "make" ? (refused as Client.ConnectError).cause : refused
+        assert.instanceOf(identityError, AutoStart.IdentityError)
+        assert.include((identityError as AutoStart.IdentityError).message, "0.9.0")
+        assert.strictEqual(older.asked.identity, 1)
+        yield* Client.request(path, "quit")
+        yield* older.server.join
+
+        // A daemon of the client's own version, started the same way, is
+        // checked once and serves the request.
+        fs.rmSync(started)
+        const third = yield* Effect.forkChild(send("third"))
+        yield* waitUntil(Effect.sync(() => fs.existsSync(started)))
+        const same = yield* countingDaemon(path, () => declared)
+        assert.strictEqual(Buffer.from(yield* Fiber.join(third)).toString(), "app:third")
+        assert.strictEqual(same.asked.identity, 1)
+      }), 60_000)
+  }
 })

@@ -164,14 +164,15 @@ interface Found {
  * What is at the lock path `path`: nothing, a lock file of ours (stale or
  * not), or something never to be broken. A lock without an owner record
  * (another program's, or one an earlier version left empty) is stale only
- * by its age.
+ * by its age. `steps` marks the start-up step (for the first look at the
+ * lock itself, not the breaker's nor the look again under it).
  */
-const inspect = (path: string, staleAfterMs: number): Found | LockError | undefined => {
+const inspect = (path: string, staleAfterMs: number, steps = false): Found | LockError | undefined => {
   const stats = fs.lstatSync(path, { throwIfNoEntry: false })
   if (stats === undefined) return undefined
   if (!stats.isFile()) return new LockError({ path, reason: "NotALockFile" })
   if (!FileIdentity.isOwnedByUs(stats)) return new LockError({ path, reason: "OtherUser", uid: stats.uid })
-  StartupPhase.reached("lock-inspected")
+  if (steps) StartupPhase.reached("lock-inspected")
   const record = recordOf(path, stats)
   // The lock looked at is gone: released by its holder, or broken and
   // taken again. Nothing is left to judge; the caller tries to create the
@@ -199,8 +200,9 @@ const recordOf = (path: string, stats: fs.Stats): string | undefined => {
     fd = fs.openSync(path, READ_IN_PLACE)
   } catch (error) {
     const errno = errnoOf(error)
-    // ENOENT: gone. ELOOP: a symlink now, which the next look refuses. ENXIO: a socket now.
-    if (errno === "ENOENT" || errno === "ELOOP" || errno === "ENXIO") return undefined
+    // ENOENT: gone. ELOOP (EMLINK on FreeBSD): a symlink now, which the
+    // next look refuses. ENXIO: a socket now.
+    if (errno === "ENOENT" || errno === "ELOOP" || errno === "EMLINK" || errno === "ENXIO") return undefined
     throw error
   }
   try {
@@ -233,7 +235,7 @@ const removeAbandonedBreaker = (breaker: string, staleAfterMs: number): LockErro
  * lock is checked again under it: same file, same stale owner.
  */
 const breakIfStale = (path: string, staleAfterMs: number): true | LockError => {
-  const first = inspect(path, staleAfterMs)
+  const first = inspect(path, staleAfterMs, true)
   if (first === undefined) return true
   if (first instanceof LockError) return first
   if (!first.stale) return new LockError({ path, reason: "Held", ...(first.owner ? { owner: first.owner.pid } : {}) })

@@ -177,4 +177,23 @@ describe("auto-start", () => {
       assert.strictEqual(Buffer.from(yield* AutoStart.request(path, "ping", options)).toString(), "pong")
       assert.deepStrictEqual(yield* connections(path), { accepted: 3, probes: 1 })
     }))
+
+  it.live("make's client: what requestForEach's own callback fails with is passed through as it is, and starts nothing", () =>
+    Effect.gen(function*() {
+      const path = yield* socketPath()
+      let served = 0
+      yield* Server.make(path, (_request, reply) => {
+        served++
+        return reply("pong")
+      })
+      const client = AutoStart.make(path, { command: nodePath.join(nodePath.dirname(path), "no-such-program") })
+      // An AutoStartError of the callback's own (one of its own requests,
+      // say) is not this client's failure to start: not mapped to ConnectError.
+      const own = new AutoStart.AutoStartError({ path: "elsewhere", command: "other", reason: "Timeout", detail: "d" })
+      assert.strictEqual(yield* Effect.flip(client.requestForEach("ping", () => Effect.fail(own))), own)
+      // A ConnectError of its own is not a daemon to start: nothing is sent again.
+      const refused = new Client.ConnectError({ path, reason: "NotListening" })
+      assert.strictEqual(yield* Effect.flip(client.requestForEach("ping", () => Effect.fail(refused))), refused)
+      assert.strictEqual(served, 2)
+    }))
 })

@@ -82,3 +82,15 @@ export const deadPid = Effect.callback<number>((resume) => {
   const child = spawn(nodeBinary, ["-e", ""], { stdio: "ignore" })
   child.once("exit", () => resume(Effect.succeed(child.pid!)))
 })
+
+/**
+ * A pid no process can have: above Linux's largest (PID_MAX_LIMIT, 2^22),
+ * so that a record naming it is a fixed string and names a process gone.
+ */
+export const NO_SUCH_PID = 4_194_305
+
+/** A process's start time as the kernel reports it (field 22 of /proc/<pid>/stat). */
+export const startTimeOf = (pid: number): string => {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, "latin1")
+  return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]!
+}

@@ -14,7 +14,7 @@ import * as Lockfile from "../../src/transport/Lockfile.ts"
 import * as TestApplication from "../../src/testing/TestApplication.ts"
 import { text } from "../support/bytes.ts"
 import { killAndWait, startLockHolder } from "../support/child.ts"
-import { deadPid } from "../support/processes.ts"
+import { deadPid, NO_SUCH_PID, startTimeOf } from "../support/processes.ts"
 import { socketPath } from "../support/tempdir.ts"
 
 const ping = (path: string) => Effect.map(Client.request(path, "ping"), text)
@@ -103,18 +103,6 @@ describe("files that are not ours survive", () => {
       }))
   }
 })
-
-/**
- * A pid no process can have: above Linux's largest (PID_MAX_LIMIT, 2^22),
- * so that a record naming it is a fixed string and names a process gone.
- */
-const NO_SUCH_PID = 4_194_305
-
-/** A process's start time as the kernel reports it (field 22 of /proc/<pid>/stat). */
-const startTimeOf = (pid: number): string => {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, "latin1")
-  return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]!
-}
 
 /** Takes the lock at `lock`, where only an owner that is gone makes a lock stale (never its age). */
 const acquireIgnoringAge = (lock: string) =>

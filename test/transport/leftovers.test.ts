@@ -9,16 +9,8 @@ import { Effect } from "effect"
 import * as fs from "node:fs"
 import * as nodePath from "node:path"
 import * as Leftovers from "../../src/transport/internal/leftovers.ts"
+import { NO_SUCH_PID, startTimeOf } from "../support/processes.ts"
 import { tempDir } from "../support/tempdir.ts"
-
-/** A pid no process can have: above Linux's largest (PID_MAX_LIMIT, 2^22). */
-const NO_SUCH_PID = 4_194_305
-
-/** A process's start time as the kernel reports it (field 22 of /proc/<pid>/stat). */
-const startTimeOf = (pid: number): string => {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, "latin1")
-  return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]!
-}
 
 describe("a process record", () => {
   it("is this process's pid and its start time as the kernel reports it", () => {

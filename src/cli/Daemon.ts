@@ -98,9 +98,9 @@ const seconds = (n: number) => `${n} s`
 /**
  * Starts `run-daemon` with the same name, threads and idle shutdown in
  * the background, in its own session with no standard input, output or
- * error, so that it outlives this process and its terminal. Waits until the path is
- * listening (exit 0), the child dies (reported at once), or `maxWait`
- * seconds pass. A child still starting when the time runs out is left to
+ * error, so that it outlives this process and its terminal. Waits until
+ * the path is listening (exit 0), the child dies (reported at once), or
+ * `maxWait` seconds pass. A child still starting when the time runs out is left to
  * carry on, as Git's tool leaves it.
  *
  * @since 0.1.0

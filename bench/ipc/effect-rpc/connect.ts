@@ -31,18 +31,35 @@ export type BenchClient = Effect.Success<ReturnType<typeof connect>>
 
 const SENDBYTES = "sendbytes "
 
+/** A procedure of {@link BenchRpcs} and its payload. */
+export type Procedure =
+  | { readonly tag: "Ping"; readonly payload: undefined }
+  | { readonly tag: "SendBytes"; readonly payload: { readonly ballast: string } }
+
 /**
- * One request of the shared driver as a procedure call: `ping` → Ping,
- * `sendbytes <b>` → SendBytes; the answer comes back as bytes like a
- * pkt-line response's payload.
+ * The procedure one request of the shared driver stands for: `ping` →
+ * Ping, `sendbytes <b>` → SendBytes; an error naming the request for any
+ * other.
+ */
+export const procedureOf = (request: Uint8Array): Procedure | Error => {
+  const text = Buffer.from(request).toString("latin1")
+  if (text === "ping") return { tag: "Ping", payload: undefined }
+  if (text.startsWith(SENDBYTES)) return { tag: "SendBytes", payload: { ballast: text.slice(SENDBYTES.length) } }
+  return new Error(`no procedure for ${JSON.stringify(text.slice(0, 40))}`)
+}
+
+/**
+ * One request of the shared driver as a procedure call (see
+ * {@link procedureOf}); the answer comes back as bytes like a pkt-line
+ * response's payload.
  */
 export const call = (client: BenchClient, request: Uint8Array) => {
-  const text = Buffer.from(request).toString("latin1")
-  const answer = text === "ping"
+  const procedure = procedureOf(request)
+  const answer = procedure instanceof Error
+    ? Effect.fail(procedure)
+    : procedure.tag === "Ping"
     ? client.Ping()
-    : text.startsWith(SENDBYTES)
-    ? client.SendBytes({ ballast: text.slice(SENDBYTES.length) })
-    : Effect.fail(new Error(`effect-rpc: no procedure for ${JSON.stringify(text.slice(0, 40))}`))
+    : client.SendBytes(procedure.payload)
   return Effect.map(answer, (s): Uint8Array => Buffer.from(s, "latin1"))
 }
 

@@ -14,11 +14,10 @@ import { RpcClient } from "effect/rpc"
 import type * as RpcMessage from "effect/rpc/RpcMessage"
 import * as SimpleIpcRpc from "../../../dist/rpc/SimpleIpcRpc.js"
 import { type IpcClient, runClientDriver } from "../driver.ts"
-import { noStreamedResponses } from "../effect-rpc/connect.ts"
+import { noStreamedResponses, procedureOf } from "../effect-rpc/connect.ts"
 import { BenchRpcs } from "../effect-rpc/group.ts"
 import { options } from "../ours/client.ts"
 
-const SENDBYTES = "sendbytes "
 const scope = Effect.runSync(Scope.make())
 const waiting = new Map<string, (answer: Uint8Array) => void>()
 let nextId = 0
@@ -48,16 +47,11 @@ const protocolFor = (socketPath: string): Promise<RpcClient.Protocol["Service"]>
 const protocolClient: IpcClient = {
   request: async (socketPath, request) => {
     const protocol = await protocolFor(socketPath)
-    const text = Buffer.from(request).toString("latin1")
+    const procedure = procedureOf(request)
+    if (procedure instanceof Error) throw procedure
     const id = String(nextId++)
     const answer = new Promise<Uint8Array>((resolve) => waiting.set(id, resolve))
-    await Effect.runPromise(protocol.send(0, {
-      _tag: "Request",
-      id,
-      tag: text === "ping" ? "Ping" : "SendBytes",
-      payload: text === "ping" ? undefined : { ballast: text.slice(SENDBYTES.length) },
-      headers: []
-    }))
+    await Effect.runPromise(protocol.send(0, { _tag: "Request", id, ...procedure, headers: [] }))
     return answer
   },
   requestStream: noStreamedResponses,

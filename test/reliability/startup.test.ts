@@ -15,7 +15,7 @@ import * as Server from "../../src/server/Server.ts"
 import * as TestApplication from "../../src/testing/TestApplication.ts"
 import { text } from "../support/bytes.ts"
 import { exitOf, killAndWait, spawnScoped, supportFile } from "../support/child.ts"
-import { deadPid } from "../support/processes.ts"
+import { deadPid, procStatOf } from "../support/processes.ts"
 import { listening } from "../support/probe.ts"
 import { reachableCopy, reachableNode } from "../support/otherUser.ts"
 import { waitUntil } from "../support/raw.ts"
@@ -51,8 +51,7 @@ const isStopped = (child: ChildProcess) =>
     if (child.exitCode !== null || child.signalCode !== null) {
       return Effect.die(new Error(`the starter exited (${child.exitCode ?? child.signalCode}) instead of stopping`))
     }
-    const stat = fs.readFileSync(`/proc/${child.pid}/stat`, "latin1")
-    return Effect.succeed(stat[stat.lastIndexOf(")") + 2] === "T")
+    return Effect.succeed(procStatOf(child.pid!)[0] === "T")
   })
 
 /** A directory's entries, with the random part of our temporaries' names left out, sorted. */

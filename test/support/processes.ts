@@ -89,8 +89,14 @@ export const deadPid = Effect.callback<number>((resume) => {
  */
 export const NO_SUCH_PID = 4_194_305
 
-/** A process's start time as the kernel reports it (field 22 of /proc/<pid>/stat). */
-export const startTimeOf = (pid: number): string => {
+/**
+ * The fields of /proc/<pid>/stat after the command's name (which may hold
+ * spaces and parentheses): the process's state first (field 3).
+ */
+export const procStatOf = (pid: number): Array<string> => {
   const stat = fs.readFileSync(`/proc/${pid}/stat`, "latin1")
-  return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]!
+  return stat.slice(stat.lastIndexOf(")") + 2).split(" ")
 }
+
+/** A process's start time as the kernel reports it (field 22 of /proc/<pid>/stat). */
+export const startTimeOf = (pid: number): string => procStatOf(pid)[19]!

@@ -140,8 +140,8 @@ export const gitRepository = (options: RepositoryOptions = {}) =>
  * A repository with `f1.txt` and `dir/a.txt` committed (and `config` set:
  * nothing reads the index before the stand-in listens), and the stand-in
  * daemon example serving it for the life of the scope (killed if still
- * running). Its cookie wait is generous: on a loaded
- * machine a query must not fall back to the trivial answer.
+ * running). Its cookie wait is generous: on a loaded machine a query must
+ * not fall back to the trivial answer.
  */
 export const standIn = (options: Pick<RepositoryOptions, "config"> = {}) =>
   Effect.gen(function*() {
